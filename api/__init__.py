@@ -1,0 +1,1 @@
+"""REST layer over the orchestrator core: selectors, services, serializers and views."""

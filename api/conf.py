@@ -1,0 +1,88 @@
+"""The one accessor for the ORCHESTRATOR settings dict, with its documented defaults."""
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+from orchestrator.layout import RepoLayout
+
+DEFAULTS = {
+    # Root of the repository whose docs/plans, docs/plan-outputs and .claude/ are served.
+    "REPO_ROOT": ".",
+    # Deadline for a control command sent over an orchestrator's IPC socket.
+    "IPC_TIMEOUT": 2.0,
+    # Deadline for the status probe that tells `paused` from `running` on reads; short
+    # because a read must not wait on a stuck orchestrator.
+    "STATUS_IPC_TIMEOUT": 0.5,
+    # "1": reads need a login; "0": reads are open; "" (default): open only on a DEBUG
+    # server bound to loopback, closed otherwise.
+    "READS_REQUIRE_AUTH": "",
+    # Address the server was told to bind to (set by the serve commands).
+    "BIND_HOST": "127.0.0.1",
+    # An instance whose heartbeat is older than this is stale (the ecosystem's 60 s).
+    "STALE_AFTER_S": 60.0,
+    # WebSocket ping interval; clients silent for two intervals are closed.
+    "WS_HEARTBEAT_S": 30.0,
+    # Events queued per WebSocket/SSE client before the oldest are dropped for a `gap`.
+    "WS_QUEUE_SIZE": 256,
+    # "1"/"0" forces the in-process event bridge on/off; "" runs it when the channel layer
+    # is in-memory (nobody else could feed it).
+    "EMBEDDED_BRIDGE": "",
+}
+
+
+@dataclass(frozen=True)
+class OrchestratorSettings:
+    repo_root: Path
+    ipc_timeout: float
+    status_ipc_timeout: float
+    reads_require_auth: bool
+    bind_host: str
+    stale_after_s: float
+    ws_heartbeat_s: float
+    ws_queue_size: int
+    embedded_bridge: str
+
+    @property
+    def layout(self) -> RepoLayout:
+        return RepoLayout.at(self.repo_root)
+
+
+def is_loopback(host: str) -> bool:
+    return host in {"127.0.0.1", "localhost", "::1", "[::1]"} or host.startswith("127.")
+
+
+@lru_cache(maxsize=1)
+def orchestrator_settings() -> OrchestratorSettings:
+    raw = {**DEFAULTS, **getattr(settings, "ORCHESTRATOR", {})}
+    bind_host = str(raw["BIND_HOST"])
+    reads_flag = str(raw["READS_REQUIRE_AUTH"]).strip().lower()
+    if reads_flag in {"1", "true", "yes", "on"}:
+        reads_require_auth = True
+    elif reads_flag in {"0", "false", "no", "off"}:
+        reads_require_auth = False
+    else:
+        reads_require_auth = not (settings.DEBUG and is_loopback(bind_host))
+    return OrchestratorSettings(
+        repo_root=Path(raw["REPO_ROOT"]).resolve(),
+        ipc_timeout=float(raw["IPC_TIMEOUT"]),
+        status_ipc_timeout=float(raw["STATUS_IPC_TIMEOUT"]),
+        reads_require_auth=reads_require_auth,
+        bind_host=bind_host,
+        stale_after_s=float(raw["STALE_AFTER_S"]),
+        ws_heartbeat_s=float(raw["WS_HEARTBEAT_S"]),
+        ws_queue_size=int(raw["WS_QUEUE_SIZE"]),
+        embedded_bridge=str(raw["EMBEDDED_BRIDGE"]).strip().lower(),
+    )
+
+
+@receiver(setting_changed)
+def _reset_on_override(*, setting, **kwargs):
+    """Tests override ORCHESTRATOR/DEBUG with `settings`; the accessor must follow."""
+    if setting in {"ORCHESTRATOR", "DEBUG"}:
+        orchestrator_settings.cache_clear()
+

@@ -1,0 +1,81 @@
+"""Maps core errors and DRF's own to one JSON error shape and the right HTTP status.
+
+Shape: {"error": {"code": "<stable code>", "message": "<text>", "details": {...}}}.
+"""
+
+import logging
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from rest_framework import exceptions as drf_exceptions
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from orchestrator import errors
+
+logger = logging.getLogger(__name__)
+
+STATUS_BY_ERROR: dict[type[errors.OrchestratorError], int] = {
+    errors.InvalidName: status.HTTP_400_BAD_REQUEST,
+    errors.InvalidRequest: status.HTTP_400_BAD_REQUEST,
+    errors.FrameError: status.HTTP_400_BAD_REQUEST,
+    errors.PlanNotFound: status.HTTP_404_NOT_FOUND,
+    errors.TaskNotFound: status.HTTP_404_NOT_FOUND,
+    errors.FindingNotFound: status.HTTP_404_NOT_FOUND,
+    errors.InstanceNotFound: status.HTTP_404_NOT_FOUND,
+    errors.InvalidTaskState: status.HTTP_409_CONFLICT,
+    errors.InvalidOrchestratorState: status.HTTP_409_CONFLICT,
+    errors.PreconditionFailed: status.HTTP_412_PRECONDITION_FAILED,
+    errors.OrchestratorUnavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
+    errors.StatusFileCorrupt: status.HTTP_503_SERVICE_UNAVAILABLE,
+    errors.RegistryUnavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
+    errors.LockTimeout: status.HTTP_503_SERVICE_UNAVAILABLE,
+}
+
+
+def status_for(exc: errors.OrchestratorError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS_BY_ERROR:
+            return STATUS_BY_ERROR[cls]
+    return status.HTTP_500_INTERNAL_SERVER_ERROR
+
+
+def error_body(code: str, message: str, details: dict | None = None) -> dict:
+    return {"error": {"code": code, "message": message, "details": details or {}}}
+
+
+def _drf_message(detail) -> tuple[str, dict]:
+    """DRF details are strings, lists or field dicts; keep fields as details, a sentence as message."""
+    if isinstance(detail, dict):
+        return "Invalid input.", {"fields": detail}
+    if isinstance(detail, list):
+        return " ".join(str(item) for item in detail), {}
+    return str(detail), {}
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, errors.OrchestratorError):
+        code = status_for(exc)
+        if code >= 500:
+            logger.warning("%s: %s", exc.code, exc.message)
+        response = Response(error_body(exc.code, exc.message, exc.details), status=code)
+        if code == status.HTTP_503_SERVICE_UNAVAILABLE:
+            response["Retry-After"] = "1"
+        return response
+
+    if isinstance(exc, Http404):
+        exc = drf_exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = drf_exceptions.PermissionDenied()
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    detail = getattr(exc, "detail", None)
+    message, details = _drf_message(detail if detail is not None else response.data)
+    code = detail.code if hasattr(detail, "code") else getattr(exc, "default_code", "error")
+    if isinstance(detail, (dict, list)):
+        code = getattr(exc, "default_code", "invalid")
+    response.data = error_body(str(code), message, details)
+    return response

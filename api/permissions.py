@@ -1,0 +1,35 @@
+"""Who may read and who may steer: reads follow a setting, commands need a Django permission."""
+
+from rest_framework.permissions import BasePermission
+
+from .conf import orchestrator_settings
+
+CONTROL_PERMISSION = "api.control_orchestrator"
+
+
+class CanRead(BasePermission):
+    """Open reads on a loopback DEBUG server (one-command local start), a login otherwise."""
+
+    message = "Authentication is required to read orchestrator state on this server."
+
+    def has_permission(self, request, view):
+        if not orchestrator_settings().reads_require_auth:
+            return True
+        return bool(request.user and request.user.is_authenticated)
+
+
+class CanControl(BasePermission):
+    """Steering an orchestrator changes code on disk: always a user with the control permission."""
+
+    message = "You need the 'control orchestrator' permission to send commands."
+
+    def has_permission(self, request, view):
+        user = request.user
+        return bool(user and user.is_authenticated and user.has_perm(CONTROL_PERMISSION))
+
+
+class IsStaff(BasePermission):
+    message = "Only staff may read the audit trail."
+
+    def has_permission(self, request, view):
+        return bool(request.user and request.user.is_authenticated and request.user.is_staff)

@@ -1,0 +1,3 @@
+"""REST routes (filled in by the read and control API)."""
+
+urlpatterns = []

@@ -1,0 +1,107 @@
+"""Where a repository keeps plans, status files, findings, the registry and event journals.
+
+Every path built from outside input goes through here, so that one check keeps
+requests inside `docs/plans` and `docs/plan-outputs`.
+"""
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import InvalidName
+
+# Plan names are file stems: no separators, no leading dot, nothing that decodes to one.
+PLAN_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+TASK_ID_RE = re.compile(r"^\d{1,4}(\.\d{1,4}){1,2}$")
+INSTANCE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+def check_plan_name(name: str) -> str:
+    if not isinstance(name, str) or not PLAN_NAME_RE.match(name) or ".." in name:
+        raise InvalidName(f"Malformed plan name: {name!r}.", field="name")
+    return name
+
+
+def check_task_id(task_id: str) -> str:
+    if not isinstance(task_id, str) or not TASK_ID_RE.match(task_id):
+        raise InvalidName(f"Malformed task id: {task_id!r} (expected N.M or N.M.K).", field="task_id")
+    return task_id
+
+
+def check_instance_id(instance_id: str) -> str:
+    if not isinstance(instance_id, str) or not INSTANCE_ID_RE.match(instance_id) or ".." in instance_id:
+        raise InvalidName(f"Malformed instance id: {instance_id!r}.", field="instance_id")
+    return instance_id
+
+
+@dataclass(frozen=True)
+class RepoLayout:
+    """The documented file layout under one repository root."""
+
+    root: Path
+
+    @classmethod
+    def at(cls, root: str | os.PathLike) -> "RepoLayout":
+        return cls(Path(root).resolve())
+
+    @property
+    def plans_dir(self) -> Path:
+        return self.root / "docs" / "plans"
+
+    @property
+    def archived_plans_dir(self) -> Path:
+        return self.plans_dir / "archive"
+
+    @property
+    def outputs_dir(self) -> Path:
+        return self.root / "docs" / "plan-outputs"
+
+    @property
+    def archived_outputs_dir(self) -> Path:
+        return self.outputs_dir / "archive"
+
+    @property
+    def registry_path(self) -> Path:
+        return self.root / ".claude" / "orchestrator-registry.json"
+
+    @property
+    def journal_dir(self) -> Path:
+        return self.root / ".claude" / "orchestrator-events"
+
+    def plan_file(self, name: str, *, archived: bool) -> Path:
+        base = self.archived_plans_dir if archived else self.plans_dir
+        return self.contained(base / f"{check_plan_name(name)}.md", base)
+
+    def output_dir(self, name: str, *, archived: bool) -> Path:
+        base = self.archived_outputs_dir if archived else self.outputs_dir
+        return self.contained(base / check_plan_name(name), base)
+
+    def status_file(self, name: str, *, archived: bool) -> Path:
+        return self.output_dir(name, archived=archived) / "status.json"
+
+    def findings_dir(self, name: str, *, archived: bool) -> Path:
+        return self.output_dir(name, archived=archived) / "findings"
+
+    def journal_file(self, instance_id: str) -> Path:
+        return self.journal_dir / f"{check_instance_id(instance_id)}.jsonl"
+
+    def relative(self, path: Path) -> str:
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return path.as_posix()
+
+    def resolve_plan_path(self, plan_path: str) -> Path:
+        """A plan path as registries and status files write it (relative or absolute)."""
+        path = Path(plan_path)
+        return path if path.is_absolute() else self.root / path
+
+    @staticmethod
+    def contained(path: Path, base: Path) -> Path:
+        """Refuse a path whose real location (symlinks followed) leaves `base`."""
+        real_base = os.path.realpath(base)
+        real = os.path.realpath(path)
+        if real != real_base and not real.startswith(real_base + os.sep):
+            raise InvalidName(f"Path leaves {base.name}/: {path.name!r}.", field="name")
+        return path

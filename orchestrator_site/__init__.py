@@ -1,0 +1,1 @@
+"""Django project for the Plan Orchestrator Server."""

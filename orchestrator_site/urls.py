@@ -1,0 +1,22 @@
+"""URL map: seed paths for the REST API, OpenAPI pages, admin and the dashboard."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("api-auth/", include("rest_framework.urls")),
+    path("openapi.json", SpectacularAPIView.as_view(), name="openapi-json"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("redoc", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("", include("api.urls")),
+    path("", include("realtime.urls")),
+]
+
+handler400 = "api.errorviews.bad_request"
+handler403 = "api.errorviews.permission_denied"
+handler404 = "api.errorviews.not_found"
+handler500 = "api.errorviews.server_error"

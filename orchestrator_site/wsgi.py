@@ -1,0 +1,9 @@
+"""WSGI entry point: the fast route for plain HTTP reads (gunicorn), beside daphne for streams."""
+
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "orchestrator_site.settings")
+
+application = get_wsgi_application()

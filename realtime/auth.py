@@ -1,0 +1,3 @@
+"""WebSocket authentication."""
+
+from channels.auth import AuthMiddlewareStack as TokenAuthMiddlewareStack  # noqa: F401

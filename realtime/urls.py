@@ -1,0 +1,3 @@
+"""HTTP routes of the real-time layer (SSE)."""
+
+urlpatterns = []
