@@ -1,5 +1,14 @@
-"""Database models: the audit trail and idempotency records (the files stay the source of truth)."""
+"""Database models: the audit trail, idempotency records and the plan index (the files stay the source of truth)."""
 
 from .audit import AuditEntry, IdempotencyRecord
+from .index import FindingRecord, PhaseRecord, PlanRecord, PlanState, TaskRecord
 
-__all__ = ["AuditEntry", "IdempotencyRecord"]
+__all__ = [
+    "AuditEntry",
+    "FindingRecord",
+    "IdempotencyRecord",
+    "PhaseRecord",
+    "PlanRecord",
+    "PlanState",
+    "TaskRecord",
+]
