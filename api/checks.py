@@ -1,0 +1,55 @@
+"""Secure by default: refuse to serve on a non-loopback address unless reads and commands need a login.
+
+`manage.py check`, `runserver` and `migrate` run these system checks. The serve commands
+(`serve`, `orchestrate --api-server`) put the address they bind into ORCHESTRATOR["BIND_HOST"]
+(and clear `orchestrator_settings`' cache, since the read policy depends on it) and refuse
+to listen while `serving_errors()` returns an Error, because daphne itself runs no checks.
+"""
+
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from rest_framework.settings import api_settings
+
+from .conf import is_loopback, orchestrator_settings
+
+
+def serving_errors() -> list[CheckMessage]:
+    """What forbids (errors) or endangers (warnings) serving on ORCHESTRATOR["BIND_HOST"]."""
+    conf = orchestrator_settings()
+    host = conf.bind_host
+    if is_loopback(host):
+        return []
+    messages: list[CheckMessage] = []
+    if not api_settings.DEFAULT_AUTHENTICATION_CLASSES:
+        messages.append(
+            Error(
+                f"The server binds to {host}, a non-loopback address, but REST_FRAMEWORK lists no "
+                "authentication classes, so no command could ever be authorised.",
+                hint="Keep TokenAuthentication and SessionAuthentication in DEFAULT_AUTHENTICATION_CLASSES.",
+                id="api.E001",
+            )
+        )
+    if not conf.reads_require_auth:
+        messages.append(
+            Error(
+                f"The server binds to {host}, a non-loopback address, with reads open to anyone "
+                "(ORCHESTRATOR_READS_REQUIRE_AUTH=0).",
+                hint="Unset ORCHESTRATOR_READS_REQUIRE_AUTH (reads then need a login off loopback), "
+                "or bind to 127.0.0.1.",
+                id="api.E002",
+            )
+        )
+    if settings.DEBUG:
+        messages.append(
+            Warning(
+                f"DEBUG is on while binding to {host}: error pages would show settings and code to the network.",
+                hint="Unset DJANGO_DEBUG for a server reachable from other machines.",
+                id="api.W001",
+            )
+        )
+    return messages
+
+
+@register(Tags.security)
+def check_bind_host(app_configs=None, **kwargs) -> list[CheckMessage]:
+    return serving_errors()
