@@ -1,0 +1,343 @@
+"""Runs the agent as a killable process group and turns its stream-json into tool events."""
+
+import json
+import os
+import re
+import selectors
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from .events import EventType
+
+DEFAULT_AGENT_CMD = [
+    "claude", "-p", "{prompt}", "--dangerously-skip-permissions",
+    "--output-format", "stream-json", "--verbose",
+]
+PLACEHOLDER_RE = re.compile(r"\{(prompt|task_id|plan_path|findings_dir)\}")
+
+KILL_GRACE_S = 5.0  # SIGTERM lets Claude Code stop its shells; SIGKILL follows for whatever ignores it
+EXIT_DRAIN_S = 1.0  # after the agent exits, children still holding its pipes get this long to finish
+ABANDON_S = 2.0  # after SIGKILL, pipes still open can only belong to a process that left the group
+POLL_S = 0.05  # how quickly a timeout or kill() is noticed while the agent is silent
+STDERR_TAIL_BYTES = 4096
+READ_CHUNK = 65536
+VALUE_MAX = 40  # one generic key=value pair, so several fit in one summary
+SUMMARY_KEYS = ("file_path", "notebook_path", "command", "pattern", "url", "query", "description", "path", "prompt")
+
+
+@dataclass
+class RunResult:
+    exit_code: int | None
+    success: bool
+    timed_out: bool
+    killed: bool
+    result_text: str
+    tool_calls: int
+    malformed_lines: int
+    duration_s: float
+    error: str | None
+
+
+def _cut(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    limit = max(limit, 1)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _brief(value) -> str:
+    if isinstance(value, dict):
+        return f"{{{len(value)} key{'' if len(value) == 1 else 's'}}}"
+    if isinstance(value, (list, tuple)):
+        return f"[{len(value)} item{'' if len(value) == 1 else 's'}]"
+    if isinstance(value, str):
+        return _cut(value, VALUE_MAX)
+    return _cut(json.dumps(value), VALUE_MAX)
+
+
+def summarize_input(tool_input: dict, *, max_len: int = 120) -> str:
+    """A one-line label for a tool call, because activity feeds show one line per tool."""
+    if not isinstance(tool_input, dict):
+        return _cut(_brief(tool_input), max_len)
+    for key in SUMMARY_KEYS:
+        value = tool_input.get(key)
+        if isinstance(value, str) and value.strip():
+            where = tool_input.get("path")
+            if key == "pattern" and isinstance(where, str) and where:
+                return _cut(f"{value} in {where}", max_len)
+            return _cut(value, max_len)
+    return _cut(", ".join(f"{key}={_brief(value)}" for key, value in tool_input.items()), max_len)
+
+
+def _signal_group(pgid: int, sig: int) -> bool:
+    """False once nothing is left in the group, so callers can stop escalating."""
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def _exit_reason(exit_code: int) -> str:
+    if exit_code >= 0:
+        return f"agent exited with code {exit_code}"
+    try:
+        return f"agent died of {signal.Signals(-exit_code).name}"
+    except ValueError:
+        return f"agent died of signal {-exit_code}"
+
+
+class _StreamParser:
+    """Claude Code's stream-json, line by line; tolerant because agents print stray output."""
+
+    def __init__(self, emit: Callable[[EventType, dict], None], clock: Callable[[], float]):
+        self._emit = emit
+        self._clock = clock
+        self._open: dict[str, tuple[str, float]] = {}
+        self._seen: set[str] = set()
+        self.tool_calls = 0
+        self.malformed_lines = 0
+        self.last_text = ""
+        self.result: dict | None = None
+
+    def feed(self, raw: bytes) -> None:
+        line = raw.decode("utf-8", errors="replace").strip()
+        if not line:
+            return
+        try:
+            message = json.loads(line)
+        except ValueError:
+            message = None
+        if not isinstance(message, dict) or not self._dispatch(message):
+            self.malformed_lines += 1
+
+    def _dispatch(self, message: dict) -> bool:
+        kind = message.get("type")
+        if kind == "result":
+            self.result = message
+            return True
+        if kind not in ("assistant", "user"):
+            return isinstance(kind, str)
+        body = message.get("message")
+        if not isinstance(body, dict):
+            return False
+        content = body.get("content")
+        if isinstance(content, str):
+            return True
+        if not isinstance(content, list):
+            return False
+        for block in content:
+            if isinstance(block, dict):
+                self._block(kind, block)
+        return True
+
+    def _block(self, kind: str, block: dict) -> None:
+        block_type = block.get("type")
+        if kind == "assistant" and block_type == "text" and isinstance(block.get("text"), str):
+            self.last_text = block["text"]
+        elif kind == "assistant" and block_type == "tool_use":
+            self._tool_started(block)
+        elif kind == "user" and block_type == "tool_result":
+            self._tool_completed(str(block.get("tool_use_id")), success=not block.get("is_error"))
+
+    def _tool_started(self, block: dict) -> None:
+        tool_id = str(block.get("id") or f"tool-{self.tool_calls + 1}")
+        if tool_id in self._seen:
+            return
+        self._seen.add(tool_id)
+        self.tool_calls += 1
+        name = str(block.get("name") or "unknown")
+        self._open[tool_id] = (name, self._clock())
+        self._emit(EventType.TOOL_STARTED, {
+            "tool_id": tool_id, "tool_name": name, "input_summary": summarize_input(block.get("input") or {}),
+        })
+
+    def _tool_completed(self, tool_id: str, *, success: bool) -> None:
+        if tool_id not in self._open:
+            return
+        name, started = self._open.pop(tool_id)
+        self._emit(EventType.TOOL_COMPLETED, {
+            "tool_id": tool_id, "tool_name": name,
+            "duration": round(max(self._clock() - started, 0.0), 3), "success": success,
+        })
+
+    def close_open_tools(self) -> None:
+        """A tool without a result never finished; the feed must not show it running forever."""
+        for tool_id in list(self._open):
+            self._tool_completed(tool_id, success=False)
+
+
+class AgentRunner:
+    """One agent run at a time, bounded by a timeout and stoppable from any thread.
+
+    `env` is laid over the inherited environment (an agent without PATH or HOME is useless).
+    `clock` is monotonic seconds and only times tools and runs; deadlines use real time.
+    An agent that prints no result line is judged by its exit code, so plain scripts work too.
+    """
+
+    def __init__(self, argv_template: list[str], *, instance_id: str, bus=None, cwd=None,
+                 timeout: float | None = None, clock: Callable[[], float] = time.monotonic,
+                 env: dict[str, str] | None = None, plan_path: str = "", findings_dir: str = "",
+                 kill_grace: float = KILL_GRACE_S):
+        if not argv_template:
+            raise ValueError("The agent command is empty.")
+        self.argv_template = list(argv_template)
+        self.instance_id = instance_id
+        self.bus = bus
+        self.cwd = cwd
+        self.timeout = timeout
+        self.clock = clock
+        self.env = env
+        self.plan_path = str(plan_path)
+        self.findings_dir = str(findings_dir)
+        self.kill_grace = kill_grace
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen | None = None
+        self._kill_requested = threading.Event()
+
+    def argv(self, prompt: str, *, task_id: str | None = None) -> list[str]:
+        """Substituted per argument in one pass: a prompt containing `{task_id}` stays literal."""
+        values = {"prompt": prompt, "task_id": task_id or "", "plan_path": self.plan_path,
+                  "findings_dir": self.findings_dir}
+        return [PLACEHOLDER_RE.sub(lambda match: values[match.group(1)], arg) for arg in self.argv_template]
+
+    def kill(self) -> bool:
+        """Returns at once (IPC handlers call it); the running run() escalates to SIGKILL."""
+        with self._lock:
+            proc = self._proc
+            if proc is None:
+                return False
+            self._kill_requested.set()
+        _signal_group(proc.pid, signal.SIGTERM)
+        return True
+
+    def run(self, prompt: str, *, task_id: str | None = None) -> RunResult:
+        argv = self.argv(prompt, task_id=task_id)
+        started = self.clock()
+        env = None if self.env is None else {**os.environ, **self.env}
+        self._kill_requested.clear()
+        if self.cwd is not None and not os.path.isdir(self.cwd):
+            # Popen would blame the executable for a missing cwd.
+            return self._failed_to_start(f"working directory not found: {self.cwd}", started)
+        try:
+            proc = subprocess.Popen(
+                argv, cwd=self.cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, bufsize=0, start_new_session=True,
+            )
+        except FileNotFoundError:
+            return self._failed_to_start(
+                f"agent executable not found: {argv[0]!r} (is it installed and on PATH?)", started)
+        except OSError as exc:
+            return self._failed_to_start(f"agent could not be started: {argv[0]!r}: {exc.strerror or exc}", started)
+        with self._lock:
+            self._proc = proc
+        try:
+            parser = _StreamParser(self._emit, self.clock)
+            stderr_tail, timed_out = self._pump(proc, parser)
+        finally:
+            with self._lock:
+                self._proc = None
+        parser.close_open_tools()
+        return self._result(proc.returncode, parser, stderr_tail, timed_out, started)
+
+    def _emit(self, event_type: EventType, data: dict) -> None:
+        if self.bus is not None:
+            self.bus.emit(event_type, self.instance_id, data)
+
+    def _pump(self, proc: subprocess.Popen, parser: _StreamParser) -> tuple[bytes, bool]:
+        """Reads both pipes in this thread and enforces timeout, kill() and cleanup in one loop.
+
+        One loop and no helper threads: the child can never block on a full stderr pipe, and
+        a silent agent still notices its deadline within POLL_S.
+        """
+        pgid = proc.pid
+        stdout_buf, stderr_tail = bytearray(), bytearray()
+        selector = selectors.DefaultSelector()
+        selector.register(proc.stdout, selectors.EVENT_READ, "out")
+        selector.register(proc.stderr, selectors.EVENT_READ, "err")
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        timed_out = False
+        exited_at = sigkill_at = abandon_at = None
+        try:
+            while selector.get_map() or proc.poll() is None:
+                if selector.get_map():
+                    for key, _ in selector.select(POLL_S):
+                        chunk = os.read(key.fd, READ_CHUNK)
+                        if not chunk:
+                            selector.unregister(key.fileobj)
+                        elif key.data == "err":
+                            stderr_tail = (stderr_tail + chunk)[-STDERR_TAIL_BYTES:]
+                        else:
+                            stdout_buf += chunk
+                            if b"\n" not in chunk:  # a long tool_result arrives in many chunks
+                                continue
+                            *lines, rest = stdout_buf.split(b"\n")
+                            stdout_buf = bytearray(rest)
+                            for line in lines:
+                                parser.feed(line)
+                else:
+                    time.sleep(POLL_S)
+                now = time.monotonic()
+                if sigkill_at is None:
+                    if not self._kill_requested.is_set() and deadline is not None and now >= deadline:
+                        timed_out = True
+                    if proc.poll() is not None and exited_at is None:
+                        exited_at = now
+                    stray = exited_at is not None and now - exited_at >= EXIT_DRAIN_S
+                    if timed_out or self._kill_requested.is_set() or stray:
+                        _signal_group(pgid, signal.SIGTERM)
+                        sigkill_at = now + self.kill_grace
+                elif abandon_at is None:
+                    if now >= sigkill_at or (proc.poll() is not None and not selector.get_map()):
+                        _signal_group(pgid, signal.SIGKILL)
+                        abandon_at = now + ABANDON_S
+                elif now >= abandon_at:
+                    break
+            if stdout_buf:
+                parser.feed(bytes(stdout_buf))
+        except BaseException:
+            # A failing event sink or Ctrl-C must not leave the agent running unsupervised.
+            _signal_group(pgid, signal.SIGKILL)
+            proc.wait()
+            raise
+        finally:
+            selector.close()
+            proc.stdout.close()
+            proc.stderr.close()
+        # Stray background processes that released the pipes still belong to this task.
+        _signal_group(pgid, signal.SIGTERM)
+        proc.wait()
+        return bytes(stderr_tail), timed_out
+
+    def _failed_to_start(self, error: str, started: float) -> RunResult:
+        return RunResult(exit_code=None, success=False, timed_out=False, killed=False, result_text="",
+                         tool_calls=0, malformed_lines=0, duration_s=self._elapsed(started), error=error)
+
+    def _elapsed(self, started: float) -> float:
+        return round(max(self.clock() - started, 0.0), 3)
+
+    def _result(self, exit_code: int, parser: _StreamParser, stderr_tail: bytes, timed_out: bool,
+                started: float) -> RunResult:
+        killed = self._kill_requested.is_set()
+        result = parser.result or {}
+        result_text = result.get("result") if isinstance(result.get("result"), str) else parser.last_text
+        error = None
+        if killed:
+            error = "agent was killed"
+        elif timed_out:
+            error = f"agent timed out after {self.timeout:g} s"
+        elif exit_code != 0:
+            error = _exit_reason(exit_code)
+            detail = stderr_tail.decode("utf-8", errors="replace").strip() or result_text
+            if detail:
+                error += ": " + _cut(detail.splitlines()[-1], 300)
+        elif result.get("is_error"):
+            error = "agent reported an error: " + _cut(result_text or str(result.get("subtype") or "unknown"), 300)
+        return RunResult(
+            exit_code=exit_code, success=error is None, timed_out=timed_out, killed=killed,
+            result_text=result_text or "", tool_calls=parser.tool_calls,
+            malformed_lines=parser.malformed_lines, duration_s=self._elapsed(started), error=error,
+        )
