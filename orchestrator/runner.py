@@ -26,7 +26,10 @@ POLL_S = 0.05  # how quickly a timeout or kill() is noticed while the agent is s
 STDERR_TAIL_BYTES = 4096
 READ_CHUNK = 65536
 VALUE_MAX = 40  # one generic key=value pair, so several fit in one summary
-SUMMARY_KEYS = ("file_path", "notebook_path", "command", "pattern", "url", "query", "description", "path", "prompt")
+# The one input that says what a tool is doing, in the order Claude Code tools make it likely.
+SUMMARY_KEYS = (
+    "file_path", "notebook_path", "command", "pattern", "url", "query", "description", "path", "prompt",
+)
 
 
 @dataclass
@@ -231,7 +234,8 @@ class AgentRunner:
             return self._failed_to_start(
                 f"agent executable not found: {argv[0]!r} (is it installed and on PATH?)", started)
         except OSError as exc:
-            return self._failed_to_start(f"agent could not be started: {argv[0]!r}: {exc.strerror or exc}", started)
+            reason = exc.strerror or exc
+            return self._failed_to_start(f"agent could not be started: {argv[0]!r}: {reason}", started)
         with self._lock:
             self._proc = proc
         try:

@@ -168,7 +168,7 @@ class Agent:
                 time.sleep(3600)
         writes_findings = bool(self.findings_dir and work.task_id)
         # The findings Write takes the place of the notes Write; the failing test run comes last.
-        optional = [self.grep, self.edit, self.bash] if writes_findings else [self.grep, self.edit, self.write_notes, self.bash]
+        optional = [self.grep, self.edit, *([] if writes_findings else [self.write_notes]), self.bash]
         count = self.rng.randint(2, 5) - 1 - writes_findings
         chosen = sorted(self.rng.sample(optional, count), key=optional.index)
         if self.mode == "fail" and self.bash not in chosen:
@@ -193,10 +193,11 @@ class Agent:
 
     def read(self) -> None:
         path = self.work.context
-        body = "\n".join(f"{n:>6}\t{line}" for n, line in enumerate([
-            '"""Module under change."""', "", "import json", "", "",
-            f"def {self.work.symbol.lower()}(data):", "    return json.dumps(data)",
-        ], start=1))
+        source = ([f"# {Path(path).stem}", "", f"- [ ] {self.work.task_id} {self.work.description}"]
+                  if path.endswith(".md") else
+                  ['"""Module under change."""', "", "import json", "", "",
+                   f"def {self.work.symbol.lower()}(data):", "    return json.dumps(data)"])
+        body = "\n".join(f"{n:>6}\t{line}" for n, line in enumerate(source, start=1))
         self.tool("Read", {"file_path": path}, body)
 
     def grep(self) -> None:
@@ -260,7 +261,8 @@ class Agent:
 
 
 def parse_args(argv: list[str], environ) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m orchestrator.agents.scripted", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m orchestrator.agents.scripted",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("-p", "--prompt", required=True)
     parser.add_argument("--task-id", default="")
     parser.add_argument("--mode", choices=MODES)

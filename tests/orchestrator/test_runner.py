@@ -24,7 +24,8 @@ def emit(obj):
 
 def use(*tools):
     emit({"type": "assistant", "message": {"content": [
-        {"type": "tool_use", "id": tool_id, "name": name, "input": tool_input} for tool_id, name, tool_input in tools]}})
+        {"type": "tool_use", "id": tool_id, "name": name, "input": tool_input}
+        for tool_id, name, tool_input in tools]}})
 
 def answer(tool_id, is_error=False):
     emit({"type": "user", "message": {"content": [
