@@ -1,0 +1,25 @@
+"""Who may open a stream: the REST read policy (api.permissions.CanRead), told with close codes."""
+
+from types import SimpleNamespace
+
+from api.permissions import CanRead
+
+# WebSocket close codes of this API (4000-4999 are the application's range; 4xxx mirrors HTTP).
+CLOSE_UNAUTHENTICATED = 4401  # no credentials where reads need them, or a bad token
+CLOSE_FORBIDDEN = 4403  # origin not trusted (realtime.origin)
+CLOSE_NOT_FOUND = 4404  # no such orchestrator instance
+CLOSE_STALE = 4408  # the client answered no ping for two heartbeat intervals
+CLOSE_TRY_AGAIN = 1013  # the channel layer (Redis) is unreachable right now
+
+
+def may_read(user) -> bool:
+    return CanRead().has_permission(SimpleNamespace(user=user), None)
+
+
+def ws_refusal(scope) -> int | None:
+    """The close code refusing this WebSocket scope, or None to let it in."""
+    if scope.get("auth_failed"):
+        return CLOSE_UNAUTHENTICATED
+    if not may_read(scope.get("user")):
+        return CLOSE_UNAUTHENTICATED
+    return None
