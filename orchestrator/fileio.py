@@ -1,0 +1,187 @@
+"""Identity-checked read caches, flock locks and atomic replaces, so shared files stay whole and cheap to read."""
+
+import errno
+import fcntl
+import os
+import tempfile
+import threading
+import time
+import zlib
+from collections import OrderedDict
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator, TypeVar
+
+from .errors import LockTimeout
+
+T = TypeVar("T")
+
+FileKey = tuple[int, int, int, int]
+
+# A file written twice within one timestamp tick keeps its mtime (and maybe its size),
+# so an entry read this soon after the file's mtime is re-checked by content until the
+# file has been quiet for longer than any filesystem's timestamp granularity.
+RACY_NS = 2_000_000_000
+
+DEFAULT_FILE_MODE = 0o644
+
+
+def file_key(st: os.stat_result) -> FileKey:
+    """Everything that changes when a file is replaced (inode) or rewritten in place (mtime, size)."""
+    return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+@dataclass(frozen=True)
+class _Entry:
+    key: FileKey
+    crc: int
+    value: Any
+    racy: bool
+
+
+class IdentityCache:
+    """A bounded LRU of values parsed from files, valid only while the file's identity is unchanged.
+
+    Because every hit is validated against the file itself, a stale value is never served
+    and nobody ever needs to clear the cache; a plain hit costs one os.stat.
+    """
+
+    def __init__(self, maxsize: int = 256):
+        self.maxsize = maxsize
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def load(self, path: Path, parse: Callable[[bytes, os.stat_result, int], T]) -> T | None:
+        """The parsed file, or None if it does not exist; `parse(data, stat, crc32)` runs only on a miss."""
+        name = os.fspath(path)
+        try:
+            st = os.stat(name)
+        except (FileNotFoundError, NotADirectoryError):
+            self._drop(name)
+            return None
+        with self._lock:
+            entry = self._entries.get(name)
+            if entry is not None and entry.key == file_key(st) and not entry.racy:
+                self._entries.move_to_end(name)
+                return entry.value
+        try:
+            with open(name, "rb") as handle:
+                data = handle.read()
+                st = os.fstat(handle.fileno())
+        except (FileNotFoundError, NotADirectoryError):
+            self._drop(name)
+            return None
+        crc = zlib.crc32(data)
+        if entry is not None and entry.key == file_key(st) and entry.crc == crc:
+            value = entry.value
+        else:
+            value = parse(data, st, crc)
+        self.put(path, st, crc, value)
+        return value
+
+    def put(self, path: Path, st: os.stat_result, crc: int, value: Any) -> None:
+        """Remember a value for the file as `st` describes it (writers prime the cache with what they wrote)."""
+        racy = time.time_ns() - st.st_mtime_ns < RACY_NS
+        name = os.fspath(path)
+        with self._lock:
+            self._entries[name] = _Entry(file_key(st), crc, value, racy)
+            self._entries.move_to_end(name)
+            while len(self._entries) > self.maxsize:
+                self._entries.popitem(last=False)
+
+    def _drop(self, name: str) -> None:
+        with self._lock:
+            self._entries.pop(name, None)
+
+
+@contextmanager
+def locked(lock_path: Path, *, timeout: float) -> Iterator[None]:
+    """Hold an exclusive flock on `lock_path`, waiting at most `timeout` seconds (LockTimeout).
+
+    The lock file is never deleted: unlinking it would let a waiter lock an orphaned
+    inode while a newcomer locks a fresh one. Closing the descriptor releases the lock,
+    also when the process dies, so a crashed writer cannot wedge the file.
+    """
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, DEFAULT_FILE_MODE)
+    try:
+        deadline = time.monotonic() + timeout
+        delay = 0.001
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise LockTimeout(
+                        f"Could not lock {Path(lock_path).name} within {timeout:g} s.",
+                        path=os.fspath(lock_path),
+                        timeout=timeout,
+                    ) from None
+                time.sleep(min(delay, remaining))
+                delay = min(delay * 2, 0.05)
+        yield
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, payload: bytes, *, mode: int | None = None) -> os.stat_result:
+    """Replace `path` with `payload` so that readers see the old file or the new one, never a mix.
+
+    Writes a temporary file in the same directory, fsyncs it, then os.replace()s it over
+    the target. On any failure (ENOSPC, EIO ...) the old file is untouched and the
+    temporary file is removed. Returns the stat of the new file, which is also what a
+    later os.stat(path) reports, so callers can prime read caches without a re-read.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, DEFAULT_FILE_MODE if mode is None else mode)
+        view = memoryview(payload)
+        while view:
+            written = os.write(fd, view)
+            if written <= 0:
+                raise OSError(errno.EIO, "short write", tmp)
+            view = view[written:]
+        os.fsync(fd)
+        st = os.fstat(fd)
+        os.close(fd)
+        fd = -1
+        os.replace(tmp, path)
+    except BaseException:
+        if fd >= 0:
+            os.close(fd)
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    _fsync_dir(path.parent)
+    return st
+
+
+def existing_mode(path: Path) -> int | None:
+    """The permission bits to keep when replacing `path` (None if it does not exist)."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except FileNotFoundError:
+        return None
+
+
+def _fsync_dir(directory: Path) -> None:
+    # The rename is only durable once the directory entry is on disk; some filesystems
+    # refuse to fsync directories, and then there is nothing more we can do.
+    try:
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
