@@ -39,7 +39,8 @@ class LayerPublisher:
         self._loop = loop
         self._thread: threading.Thread | None = None
         self._wake: asyncio.Event | None = None
-        self._runner: asyncio.Future | None = None
+        self._runner = None
+        self._task: asyncio.Task | None = None
         self._closed = False
         self._failing = False
         self._in_flight = False
@@ -67,6 +68,7 @@ class LayerPublisher:
         ready = threading.Event()
 
         async def boot():
+            self._task = asyncio.current_task()
             self._wake = asyncio.Event()
             ready.set()
             await self._run()
@@ -144,7 +146,18 @@ class LayerPublisher:
         self.flush(timeout=SEND_TIMEOUT_S)
         with self._lock:
             self._closed = True
-        self._runner.cancel()
+
+        async def cancel():
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+        try:
+            asyncio.run_coroutine_threadsafe(cancel(), self._loop).result(timeout=5)
+        except Exception:
+            logger.warning("Layer publisher did not stop cleanly", exc_info=True)
         if self._thread is not None:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=5)
