@@ -89,7 +89,10 @@ def send_command(socket_path: str, command: str, payload: dict | None = None, *,
             sock.settimeout(timeout)
             sock.connect(socket_path)
             sock.settimeout(max(deadline - time.monotonic(), 0.001))
-            sock.sendall(frame)
+            try:
+                sock.sendall(frame)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # a server that answers before reading (busy) has closed: its reply says why
             reply = read_frame(sock, timeout=deadline - time.monotonic())
     except (FileNotFoundError, ConnectionRefusedError):
         raise unavailable("is not listening") from None

@@ -154,7 +154,7 @@ def test_half_frame_then_silence_does_not_block_other_clients(server):
     stalled.sendall(struct.pack(">I", 100) + b'{"type": "req')
     started = time.monotonic()
     assert send_command(server.socket_path, "status", timeout=1)["total"] == 2
-    assert time.monotonic() - started < 0.3
+    assert time.monotonic() - started < 0.4  # well under the server's 0.5 s read timeout
     assert_closed(stalled)  # dropped after the server's read timeout
     stalled.close()
 
