@@ -1,0 +1,425 @@
+"""The orchestrator loop: walk a plan's tasks through the agent one at a time, record each outcome, obey commands.
+
+status.json is the only place task state lives: the loop re-reads it before every task (so a
+skip or retry written by the API takes effect) and every change goes through
+`status.update_status` under the file's lock. Task and phase events are not emitted here:
+a StatusMonitor on the file publishes them, so they look the same whoever wrote the change.
+"""
+
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .clock import Clock, iso_now, utc_now
+from .errors import InvalidOrchestratorState, InvalidRequest, InvalidTaskState, OrchestratorError, PlanNotFound
+from .events import EventBus, EventType
+from .ipc import default_socket_path
+from .journal import Journal, attach_journal
+from .layout import RepoLayout
+from .lifecycle import HEARTBEAT_S, Presence, install_shutdown_signals
+from .monitor import StatusMonitor
+from .plans import ParsedPlan, read_plan
+from .prompt import TaskContext, build_prompt
+from .registry import Instance, Registry, is_alive, new_instance_id
+from .runner import DEFAULT_AGENT_CMD, AgentRunner, RunResult
+from .status import init_status, read_status, update_status
+from .runs import close_run, forecast, open_run, plan_tasks
+from .tasks import complete_task, fail_task, next_runnable_task, start_task
+
+logger = logging.getLogger(__name__)
+
+# run() exit codes, so scripts can tell a finished plan from one that needs a person.
+EXIT_OK = 0  # every task completed or skipped, or stopped on request
+EXIT_CRASHED = 1
+EXIT_BLOCKED = 2  # nothing runnable is left but some tasks failed for good
+EXIT_MAX_ITERATIONS = 3
+
+# A forced shutdown records the task as failed rather than pending: the agent may have left
+# half an edit behind, so a person should look before `retry` sends it round again.
+FORCED_KILL_ERROR = "killed by forced shutdown"
+NOTES_MAX = 500
+KILL_RETRY_S = 2.0  # how long a force waits for an agent that is being spawned right now
+
+
+@dataclass
+class EngineConfig:
+    repo_root: Path
+    plan_path: Path  # absolute, or relative to repo_root
+    agent_cmd: list[str] = field(default_factory=lambda: list(DEFAULT_AGENT_CMD))
+    max_iterations: int = 50  # agent runs per process, retries included
+    timeout: float | None = 600.0  # seconds per agent run
+    max_retries: int = 2  # automatic re-runs of a failed task
+    worktree: Path | None = None  # the agent's working directory (default: repo_root)
+    dry_run: bool = False
+    heartbeat_s: float = HEARTBEAT_S
+    socket_path: str | None = None  # default /tmp/orchestrator-<id>.sock
+    api_port: int | None = None  # recorded in the registry when an API is served alongside
+    agent_env: dict[str, str] | None = None  # laid over the inherited environment of the agent
+
+
+class Engine:
+    """One orchestrator instance. run() blocks; the request_* methods may be called from any thread.
+
+    States: running -> paused -> running ..., then stopping -> stopped, or crashed. Before
+    run() and after it the state is stopped. Pause and shutdown take effect between tasks;
+    shutdown(force=True) also kills the running agent.
+
+    Locking: the engine lock is taken before the bus lock (state events are emitted under it so
+    they come out in order), so bus subscribers must never call back into the engine.
+    """
+
+    def __init__(self, config: EngineConfig, *, bus: EventBus | None = None, clock: Clock = utc_now,
+                 echo: Callable[[str], object] | None = None):
+        self.config = config
+        self.clock = clock
+        self.bus = bus if bus is not None else EventBus(clock=clock)
+        self._echo = echo or logger.info
+        self.layout = RepoLayout.at(config.repo_root)
+        self.plan_file = self.layout.resolve_plan_path(os.fspath(config.plan_path)).resolve()
+        self.plan_name = self.plan_file.stem
+        self.plan_path = self.layout.relative(self.plan_file)
+        self.status_path = self.layout.status_file(self.plan_name, archived=False)
+        self.findings_dir = self.layout.findings_dir(self.plan_name, archived=False)
+        self.workdir = Path(config.worktree).resolve() if config.worktree else self.layout.root
+        self.instance_id = new_instance_id(clock)
+        self.socket_path = config.socket_path or default_socket_path(self.instance_id)
+        self.registry = Registry(self.layout.registry_path, clock=clock)
+        self.iteration = 0
+        self._lock = threading.RLock()
+        self._state = "stopped"
+        self._resume = threading.Event()  # set unless paused: the loop waits on it between tasks
+        self._resume.set()
+        self._task_done = threading.Event()
+        self._shutdown_requested = False
+        self._force = False
+        self._current_task: dict | None = None
+        self._presence: Presence | None = None
+        self._end_reason = ""
+        self._counts = {"completed": 0, "failed": 0}
+        self._runner = AgentRunner(
+            config.agent_cmd, instance_id=self.instance_id, bus=self.bus, cwd=self.workdir,
+            timeout=config.timeout, env=config.agent_env, plan_path=self._for_agent(self.plan_file),
+            findings_dir=str(self.findings_dir),
+        )
+
+    # -- commands (any thread) -------------------------------------------------------------
+
+    @property
+    def state(self) -> str:
+        return self._state
+
+    def request_pause(self) -> str:
+        with self._lock:
+            if self._state in ("stopping", "stopped", "crashed"):
+                raise InvalidOrchestratorState(f"Cannot pause: the orchestrator is {self._state}.", state=self._state)
+            if self._state == "paused":
+                return "Already paused."
+            self._resume.clear()
+            task = self._current_task
+            reason = f"pause requested; task {task['id']} finishes first" if task else "pause requested"
+            self._set_state("paused", reason)
+            return f"Paused; task {task['id']} will finish first." if task else "Paused."
+
+    def request_resume(self) -> str:
+        with self._lock:
+            if self._state != "paused":
+                raise InvalidOrchestratorState(f"Cannot resume: the orchestrator is {self._state}, not paused.",
+                                               state=self._state)
+            self._set_state("running", "resumed")
+            self._resume.set()
+            return "Resumed."
+
+    def request_shutdown(self, *, force: bool = False, reason: str = "shutdown requested") -> str:
+        with self._lock:
+            if self._state in ("stopped", "crashed"):
+                raise InvalidOrchestratorState(f"Cannot shut down: the orchestrator is {self._state}.",
+                                               state=self._state)
+            if self._state == "stopping" and (self._force or not force):
+                return "Already stopping."
+            self._shutdown_requested = True
+            self._force = self._force or force
+            self._set_state("stopping", f"{reason} (forced)" if force else reason)
+            self._resume.set()
+            task = self._current_task
+            presence = self._presence
+        if presence is not None:
+            presence.set_status("stopping")
+        if not force:
+            return f"Stopping after task {task['id']}." if task else "Stopping."
+        if task:
+            # Killing may wait for an agent being spawned this instant; a signal handler must not.
+            threading.Thread(target=self._kill_agent, name="force-kill", daemon=True).start()
+            return f"Stopping now; killing the agent on task {task['id']}."
+        return "Stopping now."
+
+    def status_reply(self) -> dict:
+        """The IPC `status` payload: the ecosystem's keys plus state, max_iterations and current_task."""
+        try:
+            snapshot = read_status(self.status_path)
+        except OrchestratorError:
+            snapshot = None
+        counts = snapshot.counts if snapshot else {}
+        with self._lock:
+            return {
+                "instance_id": self.instance_id,
+                "plan_path": self.plan_path,
+                "plan_name": self.plan_name,
+                "progress": snapshot.progress_percent if snapshot else 0.0,
+                "completed": counts.get("completed", 0),
+                "total": counts.get("total", 0),
+                "pending": counts.get("pending", 0),
+                "failed": counts.get("failed", 0),
+                "skipped": counts.get("skipped", 0),
+                "in_progress": counts.get("in_progress", 0),
+                "current_phase": snapshot.data.get("currentPhase") if snapshot else None,
+                "iteration": self.iteration,
+                "max_iterations": self.config.max_iterations,
+                "paused": self._state == "paused",
+                "shutdown_requested": self._shutdown_requested,
+                "state": self._state,
+                "current_task": dict(self._current_task) if self._current_task else None,
+                "pid": os.getpid(),
+            }
+
+    def handle_command(self, command: str, payload: dict) -> dict:
+        """The IPC handler: a refused command answers with the error's stable code (the API maps it to 409)."""
+        try:
+            if command == "status":
+                return self.status_reply()
+            if command == "pause":
+                message = self.request_pause()
+            elif command == "resume":
+                message = self.request_resume()
+            elif command == "shutdown":
+                force = payload.get("force", False)
+                if not isinstance(force, bool):
+                    raise InvalidRequest("`force` must be true or false.")
+                message = self.request_shutdown(force=force, reason="shutdown requested over IPC")
+            else:
+                raise InvalidRequest(f"Unknown command {command!r}.")
+        except OrchestratorError as exc:
+            return {"error": exc.message, "code": exc.code}
+        return {"ack": True, "message": message, "state": self.state}
+
+    # -- the run -------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Run the plan until it is done, blocked, out of iterations or told to stop; returns an EXIT_* code."""
+        plan = self._read_plan()
+        if self.config.dry_run:
+            return self._dry_run(plan)
+        self._claim_plan()
+        journal = Journal(self.layout.journal_file(self.instance_id))
+        subscription = attach_journal(self.bus, journal, self.instance_id)
+        try:
+            return self._run_journaled(plan)
+        finally:
+            self.bus.unsubscribe(subscription)
+            journal.close()
+
+    def _run_journaled(self, plan: ParsedPlan) -> int:
+        init_status(self.status_path, plan=plan, plan_path=self.plan_path, clock=self.clock)
+        monitor = StatusMonitor(self.status_path, instance_id=self.instance_id, bus=self.bus, clock=self.clock)
+        self._presence = Presence(registry=self.registry, instance=self._instance(), handler=self.handle_command,
+                                  heartbeat_s=self.config.heartbeat_s)
+        monitor.start()
+        final = "crashed"
+        try:
+            self._presence.start()
+            restore_signals = install_shutdown_signals(self._on_signal)
+            try:
+                recovered = self._begin_run()
+                reason = f"started; requeued {', '.join(recovered)} left in_progress" if recovered else "started"
+                with self._lock:
+                    self._set_state("running", reason)
+                code = self._loop()
+                self._finish_run()
+            finally:
+                restore_signals()
+            final = "stopped"
+            return code
+        except BaseException as exc:
+            self._end_reason = f"{type(exc).__name__}: {exc}"
+            logger.exception("Orchestrator %s crashed", self.instance_id)
+            raise
+        finally:
+            monitor.check()  # publish the last writes before the watch goes away
+            monitor.stop()
+            self._presence.stop(status=final)
+            with self._lock:
+                self._set_state(final, self._end_reason)
+
+    def _loop(self) -> int:
+        while True:
+            self._resume.wait()
+            with self._lock:
+                if self._shutdown_requested:
+                    self._end_reason = "forced shutdown" if self._force else "shutdown requested"
+                    return EXIT_OK
+            if self.iteration >= self.config.max_iterations:
+                self._end_reason = f"max iterations ({self.config.max_iterations}) reached"
+                return EXIT_MAX_ITERATIONS
+            snapshot = read_status(self.status_path)
+            if snapshot is None:  # deleted under us: start over from the plan
+                snapshot = init_status(self.status_path, plan=self._read_plan(), plan_path=self.plan_path,
+                                       clock=self.clock)
+            task = next_runnable_task(snapshot.data, max_retries=self.config.max_retries)
+            if task is None:
+                counts = snapshot.counts
+                if counts["completed"] + counts["skipped"] == counts["total"]:
+                    self._end_reason = "plan complete"
+                    return EXIT_OK
+                self._end_reason = (f"nothing runnable: {counts['failed']} failed task(s) out of retries, "
+                                    f"{counts['pending'] + counts['in_progress']} other(s) not done")
+                return EXIT_BLOCKED
+            self._run_task(task)
+
+    def _run_task(self, task: dict) -> None:
+        task_id = task["id"]
+        now = iso_now(self.clock)
+        with self._lock:
+            # A pause or shutdown that arrived while we read the status file wins over this task.
+            if self._state != "running":
+                return
+            self._current_task = {"id": task_id, "description": task.get("description", ""),
+                                  "phase": task.get("phase"), "started_at": now}
+            self._task_done.clear()
+        try:
+            try:
+                started, _ = update_status(self.status_path, lambda data: start_task(data, task_id, now=now),
+                                           clock=self.clock)
+            except OrchestratorError as exc:
+                logger.warning("Task %s could not be started: %s", task_id, exc)
+                return
+            self.iteration += 1
+            with self._lock:
+                forced = self._force
+            result = self._runner.run(self._prompt(started), task_id=task_id) if not forced else None
+            self._record(task_id, result)
+        finally:
+            with self._lock:
+                self._current_task = None
+                self._task_done.set()
+
+    def _record(self, task_id: str, result: RunResult | None) -> None:
+        now = iso_now(self.clock)
+        findings = self.findings_dir / f"{task_id}.md"
+        if result is not None and result.success:
+            notes = result.result_text.strip()[:NOTES_MAX] or None
+            findings_path = self.layout.relative(findings) if findings.exists() else None
+
+            def change(data):
+                return complete_task(data, task_id, now=now, notes=notes, findings_path=findings_path)
+            self._counts["completed"] += 1
+        else:
+            with self._lock:
+                forced = self._force
+            error = FORCED_KILL_ERROR if result is None or (result.killed and forced) else (
+                result.error or "agent failed")
+
+            def change(data):
+                return fail_task(data, task_id, now=now, error=error)
+            self._counts["failed"] += 1
+            logger.warning("Task %s failed: %s", task_id, error)
+        try:
+            update_status(self.status_path, change, clock=self.clock)
+        except InvalidTaskState as exc:
+            # Someone rewrote the task while the agent ran (by hand: the API refuses this).
+            logger.warning("Outcome of task %s not recorded: %s", task_id, exc)
+
+    def _kill_agent(self) -> None:
+        """kill() only reaches a spawned agent; a task whose agent is being spawned right now is
+        re-tried until the agent is up or the task is over."""
+        for _ in range(int(KILL_RETRY_S / 0.01)):
+            if self._runner.kill() or self._task_done.wait(0.01):
+                return
+
+    # -- start and end -------------------------------------------------------------------
+
+    def _read_plan(self) -> ParsedPlan:
+        try:
+            return read_plan(self.plan_file)
+        except FileNotFoundError:
+            raise PlanNotFound(f"No plan file at {self.plan_file}.", path=str(self.plan_file)) from None
+
+    def _claim_plan(self) -> None:
+        """Refuse to run a plan another live orchestrator runs; entries of dead ones become `crashed`."""
+        self.registry.cleanup_dead()
+        for other in self.registry.list():
+            if other.plan_path == self.plan_path and other.status in ("running", "stopping") and is_alive(other):
+                raise InvalidOrchestratorState(
+                    f"{other.id} (pid {other.pid}) is already running {self.plan_path}.", instance_id=other.id)
+
+    def _instance(self) -> Instance:
+        now = iso_now(self.clock)
+        return Instance(
+            id=self.instance_id, pid=os.getpid(), plan_path=self.plan_path,
+            worktree_path=str(self.workdir) if self.config.worktree else None,
+            started_at=now, last_heartbeat=now, status="running", socket_path=self.socket_path,
+            port=self.config.api_port,
+        )
+
+    def _begin_run(self) -> list[str]:
+        now = iso_now(self.clock)
+        recovered, _ = update_status(
+            self.status_path, lambda data: open_run(data, run_id=self.instance_id, now=now), clock=self.clock)
+        for task_id in recovered:
+            logger.warning("Task %s was left in_progress by an earlier run; it is pending again.", task_id)
+        return recovered
+
+    def _finish_run(self) -> None:
+        now = iso_now(self.clock)
+        update_status(self.status_path, lambda data: close_run(
+            data, run_id=self.instance_id, now=now, **self._counts), clock=self.clock)
+
+    def _on_signal(self, name: str) -> None:
+        """The first SIGTERM/SIGINT stops after the current task; a second one kills the agent too."""
+        try:
+            self.request_shutdown(force=self._shutdown_requested, reason=f"{name} received")
+        except InvalidOrchestratorState:
+            pass  # already stopped: nothing left to do
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _set_state(self, state: str, reason: str | None) -> None:
+        """Callers hold the engine lock, so state changes and their events keep one order."""
+        self._state = state
+        self.bus.emit(EventType.ORCHESTRATOR_STATE, self.instance_id, {"state": state, "reason": reason or None})
+
+    def _for_agent(self, path: Path) -> str:
+        """Paths in the prompt are relative when the agent works in the repository itself."""
+        if self.workdir == self.layout.root:
+            return self.layout.relative(path)
+        return str(path)
+
+    def _prompt(self, task: dict) -> str:
+        retries = int(task.get("retryCount") or 0)
+        return build_prompt(TaskContext(
+            plan_path=self._for_agent(self.plan_file), task_id=task["id"],
+            description=task.get("description", ""), phase=task.get("phase") or "",
+            findings_path=self._for_agent(self.findings_dir / f"{task['id']}.md"),
+            status_path=self._for_agent(self.status_path),
+            previous_error=task.get("lastError") if retries else None, attempt=retries + 1,
+        ))
+
+    def _dry_run(self, plan: ParsedPlan) -> int:
+        """Print the tasks a run would take, in order, assuming each succeeds; nothing is written."""
+        snapshot = read_status(self.status_path)
+        data = {"tasks": [dict(task) for task in snapshot.tasks]} if snapshot else plan_tasks(plan)
+        source = self.layout.relative(self.status_path) if snapshot else "the plan (no status file yet)"
+        self._echo(f"Dry run of {self.plan_path}: task states from {source}; nothing will be written.")
+        self._echo(f"Agent: {' '.join(self.config.agent_cmd)}  (in {self.workdir})")
+        planned = forecast(data, max_retries=self.config.max_retries, limit=self.config.max_iterations,
+                           now=iso_now(self.clock))
+        if not planned:
+            self._echo("Nothing to run: every task is completed, skipped, or failed with no retries left.")
+            return EXIT_OK
+        for number, task in enumerate(planned, start=1):
+            self._echo(f"  {number:>3}. {task['id']:<8} {task.get('description', '')}  [{task.get('phase') or '-'}]")
+        self._echo("First prompt:")
+        for line in self._prompt(planned[0]).splitlines():
+            self._echo(f"    {line}")
+        return EXIT_OK

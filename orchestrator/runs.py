@@ -1,0 +1,53 @@
+"""An orchestrator run as status.json records it (`runs`), its crash recovery, and its dry-run forecast.
+
+Pure functions over a status dict, like `tasks`: the engine applies them inside
+`status.update_status`, and tests call them on plain dicts.
+"""
+
+from .plans import ParsedPlan
+from .tasks import complete_task, fail_task, next_runnable_task, retry_task, start_task
+
+INTERRUPTED_ERROR = "interrupted: the orchestrator running it stopped before it finished"
+
+
+def open_run(data: dict, *, run_id: str, now: str) -> list[str]:
+    """Append this run to `runs` and requeue tasks a dead run left in_progress; returns their ids.
+
+    Nothing else can hold a task in_progress (the engine refuses to start on a plan that
+    a live orchestrator runs), so such a task lost its agent. It is failed with an
+    "interrupted" error and then retried, so `retryCount` and `lastError` show the lost
+    attempt, and it runs again like any pending task.
+    """
+    stuck = [task["id"] for task in data["tasks"] if task.get("status") == "in_progress"]
+    for task_id in stuck:
+        fail_task(data, task_id, now=now, error=INTERRUPTED_ERROR)
+        retry_task(data, task_id, now=now)
+    runs = data.get("runs") if isinstance(data.get("runs"), list) else []
+    runs.append({"runId": run_id, "startedAt": now})
+    data["runs"] = runs
+    return stuck
+
+
+def close_run(data: dict, *, run_id: str, now: str, completed: int, failed: int) -> None:
+    for run in data.get("runs") or ():
+        if isinstance(run, dict) and run.get("runId") == run_id:
+            run.update(completedAt=now, tasksCompleted=completed, tasksFailed=failed)
+
+
+def plan_tasks(plan: ParsedPlan) -> dict:
+    """The task list a fresh status file would start with, for forecasting without writing one."""
+    return {"tasks": [{"id": task.id, "description": task.description, "phase": task.phase,
+                       "status": "completed" if task.checked else "pending"} for task in plan.tasks]}
+
+
+def forecast(data: dict, *, max_retries: int, limit: int, now: str) -> list[dict]:
+    """The tasks a run would take, in order, if every one succeeded. `data` is edited: pass a copy."""
+    planned: list[dict] = []
+    while len(planned) < limit:
+        task = next_runnable_task(data, max_retries=max_retries)
+        if task is None:
+            break
+        planned.append(dict(task))
+        start_task(data, task["id"], now=now)
+        complete_task(data, task["id"], now=now)
+    return planned
