@@ -16,7 +16,7 @@ class PlanRecord(models.Model):
     archived = models.BooleanField(default=False)
     title = models.CharField(max_length=500, blank=True)
     plan_path = models.CharField(max_length=500)
-    has_status = models.BooleanField(default=False)
+    has_status = models.BooleanField("status file", default=False)
     state = models.CharField(max_length=20, choices=PlanState.choices, default=PlanState.NOT_STARTED)
     total = models.PositiveIntegerField(default=0)
     pending = models.PositiveIntegerField(default=0)
@@ -108,3 +108,24 @@ class FindingRecord(models.Model):
 
     def __str__(self) -> str:
         return self.filename
+
+
+class OrchestratorRecord(models.Model):
+    """One entry of .claude/orchestrator-registry.json; alive and stale are judged when shown, not stored."""
+
+    instance_id = models.CharField(max_length=128, unique=True)
+    pid = models.IntegerField()
+    plan_path = models.CharField(max_length=500)
+    worktree_path = models.CharField(max_length=500, blank=True)
+    started_at = models.CharField(max_length=40, blank=True)
+    last_heartbeat = models.CharField(max_length=40, blank=True)
+    status = models.CharField(max_length=20)
+    socket_path = models.CharField(max_length=500, blank=True)
+    port = models.IntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        verbose_name = "orchestrator instance"
+
+    def __str__(self) -> str:
+        return self.instance_id
