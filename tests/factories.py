@@ -28,7 +28,6 @@ DEFAULT_PLAN = {
     "Phase 2: Build": ["2.1 Write the parser", "2.2 Write the tests"],
 }
 FIXED_TIME = "2025-01-02T03:04:05.000Z"
-STATUS_FIELDS = ("startedAt", "completedAt", "duration")
 
 
 def render_plan(spec: dict[str, list[str]], *, title: str) -> str:
@@ -121,7 +120,11 @@ class RepoFactory:
     def finding(self, name: str, task_id: str, text: str = "# Findings\n\nNothing unusual.\n", *,
                 style: str = "dotted", slug: str = "notes", archived: bool = False,
                 filename: str | None = None) -> Path:
-        """Write a findings file; style "dotted" -> 1.1.md, "dashed" -> 1-1-<slug>.md, "dotted-slug" -> 1.1-<slug>.md."""
+        """Write a findings file named in one of the ecosystem's styles.
+
+        "dotted" -> 1.1.md, "dashed" -> 1-1-<slug>.md, "dotted-slug" -> 1.1-<slug>.md;
+        `filename` overrides the name entirely (for odd or hostile names).
+        """
         names = {
             "dotted": f"{task_id}.md",
             "dashed": f"{task_id.replace('.', '-')}-{slug}.md",
@@ -156,7 +159,8 @@ class RepoFactory:
         path = self.layout.registry_path
         if raw is not None:
             return self._write(path, raw)
-        data = {"instances": [dict(entry) for entry in instances], "lastCleanup": last_cleanup, **(extra or {})}
+        entries = [dict(entry) if isinstance(entry, dict) else entry for entry in instances]
+        data = {"instances": entries, "lastCleanup": last_cleanup, **(extra or {})}
         return self._write(path, json.dumps(data, indent=2))
 
     @staticmethod

@@ -1,0 +1,199 @@
+"""The orchestrator registry (.claude/orchestrator-registry.json), wire-compatible with the existing tools.
+
+Readers never lock: writers replace the file atomically, so a read sees a whole
+version, and the API can list instances on every request for the price of one os.stat.
+"""
+
+from __future__ import annotations  # Registry.list() would otherwise shadow `list` in its annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, fields, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, TypeVar
+
+from .clock import Clock, iso, parse_iso, utc_now
+from .errors import InstanceNotFound, InvalidRequest, RegistryUnavailable
+from .fileio import IdentityCache, atomic_write, existing_mode, locked
+
+T = TypeVar("T")
+
+STALE_AFTER_S = 60  # the existing tools heartbeat every 10 s and call an instance stale after 60 s
+INSTANCE_STATUSES = ("running", "stopping", "stopped", "crashed")
+
+_CACHE = IdentityCache(maxsize=64)
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One registry entry. Frozen because list() hands out cached objects; change entries with update()."""
+
+    id: str
+    pid: int
+    plan_path: str
+    worktree_path: str | None
+    started_at: str
+    last_heartbeat: str
+    status: str
+    socket_path: str | None
+    port: int | None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+_KEYS = frozenset(field.name for field in fields(Instance))
+
+
+def new_instance_id(clock: Clock = utc_now) -> str:
+    return f"orch-{int(clock().timestamp() * 1000)}"
+
+
+def _entry_to_instance(entry: object) -> Instance | None:
+    # Other tools load entries with Instance(**entry): an entry with missing or extra
+    # keys would break them too, so it is not ours to interpret.
+    if not isinstance(entry, dict) or entry.keys() != _KEYS:
+        return None
+    return Instance(**entry)
+
+
+def _decode(path: Path, data: bytes) -> dict:
+    try:
+        parsed = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise RegistryUnavailable(f"{path.name} is not valid JSON: {exc}", path=str(path)) from None
+    if not isinstance(parsed, dict) or not isinstance(parsed.get("instances", []), list):
+        raise RegistryUnavailable(f"{path.name} does not hold an instance list.", path=str(path))
+    return parsed
+
+
+class Registry:
+    """Reads and writes one registry file; cheap to construct, so build one wherever needed."""
+
+    def __init__(self, path: Path, *, clock: Clock = utc_now, lock_timeout: float = 5.0):
+        self.path = Path(path)
+        self.clock = clock
+        self.lock_timeout = lock_timeout
+
+    @property
+    def lock_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".lock")
+
+    def list(self) -> list[Instance]:
+        """Every well-formed entry, in file order. RegistryUnavailable if the file is garbage."""
+        instances = _CACHE.load(self.path, self._parse)
+        return list(instances or ())
+
+    def _parse(self, data: bytes, _stat: os.stat_result, _crc: int) -> tuple[Instance, ...]:
+        entries = _decode(self.path, data).get("instances", [])
+        return tuple(instance for instance in map(_entry_to_instance, entries) if instance is not None)
+
+    def get(self, instance_id: str) -> Instance:
+        for instance in self.list():
+            if instance.id == instance_id:
+                return instance
+        raise InstanceNotFound(f"No orchestrator instance {instance_id}.", instance_id=instance_id)
+
+    def register(self, instance: Instance) -> Instance:
+        """Add the instance, replacing an entry with the same id (a restart re-registers)."""
+        def change(entries: list) -> Instance:
+            entries[:] = [entry for entry in entries if not _has_id(entry, instance.id)]
+            entries.append(instance.to_dict())
+            return instance
+        return self._write(change)
+
+    def update(self, instance_id: str, **changes) -> Instance:
+        unknown = set(changes) - (_KEYS - {"id"})
+        if unknown:
+            raise InvalidRequest(f"Unknown instance fields: {sorted(unknown)}.", fields=sorted(unknown))
+        if "status" in changes and changes["status"] not in INSTANCE_STATUSES:
+            raise InvalidRequest(f"Unknown instance status {changes['status']!r}.", status=changes["status"])
+
+        def change(entries: list) -> Instance:
+            for entry in entries:
+                if _has_id(entry, instance_id):
+                    entry.update(changes)
+                    updated = _entry_to_instance(entry)
+                    if updated is not None:
+                        return updated
+            raise InstanceNotFound(f"No orchestrator instance {instance_id}.", instance_id=instance_id)
+        return self._write(change)
+
+    def heartbeat(self, instance_id: str) -> Instance:
+        return self.update(instance_id, last_heartbeat=iso(self.clock()))
+
+    def remove(self, instance_id: str) -> bool:
+        """Drop the entry; False if it was already gone (shutdown paths may race a cleanup)."""
+        def change(entries: list) -> bool:
+            kept = [entry for entry in entries if not _has_id(entry, instance_id)]
+            removed = len(kept) != len(entries)
+            entries[:] = kept
+            return removed
+        return self._write(change)
+
+    def cleanup_dead(self) -> list[Instance]:
+        """Mark running/stopping entries whose process is gone as crashed; returns the changed entries.
+
+        Entries are marked rather than removed so a dashboard can still show why a plan stopped.
+        """
+        def change(entries: list) -> list[Instance]:
+            crashed = []
+            for index, entry in enumerate(entries):
+                instance = _entry_to_instance(entry)
+                if instance and instance.status in ("running", "stopping") and not is_alive(instance):
+                    instance = replace(instance, status="crashed")
+                    entries[index] = instance.to_dict()
+                    crashed.append(instance)
+            return crashed
+        return self._write(change, cleanup=True)
+
+    def _write(self, change: Callable[[list], T], *, cleanup: bool = False) -> T:
+        """Read fresh under the lock, apply `change` to the raw entry list, replace the file.
+
+        Unknown top-level keys and entries we cannot interpret are written back as found:
+        the file is shared with tools that may know more than we do.
+        """
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with locked(self.lock_path, timeout=self.lock_timeout):
+            try:
+                data = _decode(self.path, self.path.read_bytes())
+            except FileNotFoundError:
+                data = {"instances": [], "lastCleanup": None}
+            entries = data.setdefault("instances", [])
+            result = change(entries)
+            if cleanup:
+                data["lastCleanup"] = iso(self.clock())
+            atomic_write(self.path, json.dumps(data, indent=2).encode("utf-8"), mode=existing_mode(self.path))
+            return result
+
+
+def _has_id(entry: object, instance_id: str) -> bool:
+    return isinstance(entry, dict) and entry.get("id") == instance_id
+
+
+def is_alive(instance: Instance) -> bool:
+    """Whether the pid exists. Only meaningful on this host; a pid owned by another user counts as alive."""
+    pid = instance.pid
+    # pid 0 and negative pids would signal whole process groups.
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def is_stale(instance: Instance, now: datetime) -> bool:
+    """No heartbeat for more than STALE_AFTER_S (an unreadable heartbeat counts as stale)."""
+    beat = parse_iso(instance.last_heartbeat)
+    if beat is None:
+        return True
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=timezone.utc)
+    return (now - beat).total_seconds() > STALE_AFTER_S
