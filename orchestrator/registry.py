@@ -61,7 +61,7 @@ def _entry_to_instance(entry: object) -> Instance | None:
 def _decode(path: Path, data: bytes) -> dict:
     try:
         parsed = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise RegistryUnavailable(f"{path.name} is not valid JSON: {exc}", path=str(path)) from None
     if not isinstance(parsed, dict) or not isinstance(parsed.get("instances", []), list):
         raise RegistryUnavailable(f"{path.name} does not hold an instance list.", path=str(path))

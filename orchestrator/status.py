@@ -92,7 +92,7 @@ def _etag(st: os.stat_result, crc: int) -> str:
 def _decode(path: Path, data: bytes) -> dict:
     try:
         parsed = json.loads(data.decode("utf-8-sig"))
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise StatusFileCorrupt(f"{path.name} is not valid JSON: {exc}", path=str(path)) from None
     if not isinstance(parsed, dict):
         raise StatusFileCorrupt(f"{path.name} does not hold a JSON object.", path=str(path))

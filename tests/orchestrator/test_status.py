@@ -74,6 +74,7 @@ def test_phase_summaries_follow_first_appearance(repo):
     b'{"planPath": "x"}',
     b'{"tasks": {"1.1": "pending"}}',
     b'{"tasks": ["1.1"]}',
+    b"[" * 100_000,
 ])
 def test_half_written_or_garbage_files_raise_status_file_corrupt(repo, raw):
     path = repo.status("alpha", raw=raw)
