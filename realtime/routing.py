@@ -1,3 +1,11 @@
-"""WebSocket routes."""
+"""WebSocket routes, on the seed's paths (a Next.js client written for them must work)."""
 
-websocket_urlpatterns = []
+from django.urls import path
+
+from . import consumers
+
+websocket_urlpatterns = [
+    path("api/orchestrators/<str:instance_id>/events", consumers.EventStreamConsumer.as_asgi()),
+    path("api/orchestrators/<str:instance_id>/activity", consumers.ActivityConsumer.as_asgi()),
+    path("api/events", consumers.AllEventsConsumer.as_asgi()),
+]

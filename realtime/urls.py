@@ -1,3 +1,10 @@
-"""HTTP routes of the real-time layer (SSE)."""
+"""HTTP routes of the real-time layer: the SSE stream (documented in OpenAPI under Events)."""
 
-urlpatterns = []
+from django.urls import path
+
+from .schema import documented
+from .sse import events_sse
+
+urlpatterns = [
+    path("api/orchestrators/<str:instance_id>/events-sse", documented(events_sse), name="orchestrator-events-sse"),
+]

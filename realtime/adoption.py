@@ -1,0 +1,94 @@
+"""Makes an orchestrator that keeps no journal (another tool's) look like one of ours.
+
+Its status.json is watched with the core's StatusMonitor on a bus of the bridge's own,
+and the events are journaled in `.claude/orchestrator-events/bridged/<id>.jsonl`, so
+replay works for it as for any instance. One bridge at a time adopts an instance: the
+adopter holds an flock on the bridged journal's `.lock` file, and a second bridge (a
+second server with an embedded bridge, say) only tails what the first one writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import logging
+import os
+from pathlib import Path
+from typing import Callable
+
+from orchestrator.events import Event, EventBus
+from orchestrator.journal import Journal, attach_journal
+from orchestrator.layout import RepoLayout
+from orchestrator.monitor import StatusMonitor
+from orchestrator.registry import Instance
+
+from .journals import bridged_journal_path
+
+logger = logging.getLogger(__name__)
+
+
+def status_path_for(layout: RepoLayout, instance: Instance) -> Path:
+    """As the REST reads find it (api.selectors.orchestrators): only the plan's name and whether
+    it is archived are taken from the registry, so an odd path cannot lead outside docs/."""
+    plan = Path(instance.plan_path)
+    return layout.status_file(plan.stem, archived=plan.parent.name == "archive")
+
+
+class Adoption:
+    def __init__(self, layout: RepoLayout, instance: Instance, *, on_event: Callable[[Event], None]):
+        self.instance_id = instance.id
+        self.path = bridged_journal_path(layout, instance.id)
+        self._status_path = status_path_for(layout, instance)
+        self._on_event = on_event
+        self._lock_fd: int | None = None
+        self._journal: Journal | None = None
+        self._stop: asyncio.Event | None = None
+        self._task: asyncio.Task | None = None
+        self.bus: EventBus | None = None
+
+    def try_acquire(self) -> bool:
+        """Take the writer's lock without waiting; False if another bridge holds it."""
+        if self._lock_fd is not None:
+            return True
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._lock_fd = fd
+        return True
+
+    @property
+    def owned(self) -> bool:
+        return self._lock_fd is not None
+
+    def start(self) -> None:
+        """Journal and watch; the caller holds the lock (try_acquire)."""
+        self.bus = EventBus()
+        self._journal = Journal(self.path)
+        attach_journal(self.bus, self._journal, self.instance_id)
+        self.bus.subscribe(self._on_event)
+        monitor = StatusMonitor(self._status_path, instance_id=self.instance_id, bus=self.bus)
+        self._stop = asyncio.Event()
+        self._task = asyncio.ensure_future(monitor.run(self._stop))
+
+    def emit_state(self, data: dict) -> None:
+        if self.bus is not None:
+            self.bus.emit("orchestrator_state", self.instance_id, data)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._stop.set()
+            try:
+                await asyncio.wait_for(self._task, 5)
+            except (asyncio.TimeoutError, asyncio.CancelledError):
+                self._task.cancel()
+            self._task = None
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None

@@ -1,0 +1,241 @@
+"""Follows every registered orchestrator on disk and publishes its events into the channel layer.
+
+This is how orchestrators that do not publish themselves become live: those of other
+tools (adopted: their status.json is turned into journaled events, realtime.adoption),
+ours when no shared layer joins them to the server (the journal is tailed), and every
+instance's life as the registry tells it (appearing, stale, crashed, gone:
+realtime.lifecycle). It runs as `manage.py bridge_events`, or inside the server process
+when the channel layer is in-memory (realtime.embedded).
+
+Delivery rule: the bridge tails every journal, always. An orchestrator that shares the
+layer with the servers (Redis, or `orchestrate --api-server`) publishes its bus directly
+as well, the faster path; consumers drop the second copy by (instance, id), which they
+must track anyway to splice replay and live events (realtime.stream).
+
+Lifecycle events go into the instance's journal, so replay has them too. The bridge
+writes only where it is the sole writer: the journals of adopted instances, and the
+journal of one of ours only once its process is gone (a crash). A stale instance of ours
+whose process still lives is left alone (its journal still has a writer): the snapshot
+and the REST API show it stale.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from dataclasses import dataclass
+
+from watchfiles import awatch
+
+from orchestrator.clock import Clock, iso, utc_now
+from orchestrator.errors import InvalidName, LockTimeout, OrchestratorError
+from orchestrator.events import Event, validate_event_data
+from orchestrator.fileio import locked
+from orchestrator.journal import Journal, JournalReader
+from orchestrator.layout import RepoLayout
+from orchestrator.registry import Instance, Registry
+
+from .adoption import Adoption
+from .groups import ALL_GROUP, event_message, instance_group
+from .journals import journal_path
+from .lifecycle import TERMINAL, Seen, observe, transition
+
+logger = logging.getLogger(__name__)
+
+# Same watch settings as the core's StatusMonitor: a journal line reaches the layer in a few ms.
+STEP_MS = 2
+DEBOUNCE_MS = 10
+SEND_TIMEOUT_S = 2.0
+
+
+@dataclass
+class Tracked:
+    instance_id: str
+    reader: JournalReader | None = None
+    reader_path: str | None = None
+    seen: Seen | None = None
+    adoption: Adoption | None = None
+    closed: bool = False
+
+
+class EventBridge:
+    def __init__(self, layout: RepoLayout, *, channel_layer=None, clock: Clock = utc_now,
+                 poll_interval: float = 1.0):
+        self.layout = layout
+        self.registry = Registry(layout.registry_path, clock=clock)
+        self.clock = clock
+        self.poll_interval = poll_interval
+        self._layer = channel_layer
+        self.tracked: dict[str, Tracked] = {}
+        self._retired: list[Tracked] = []
+        self._wake: asyncio.Event | None = None
+        self._layer_failing = False
+        self.published = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Until `stop` is set; survives unreadable registries, vanished files and a dead layer."""
+        if self._layer is None:
+            from channels.layers import get_channel_layer
+
+            self._layer = get_channel_layer()
+        self._wake = asyncio.Event()
+        self.sync(initial=True)
+        tasks = [asyncio.ensure_future(c) for c in (self._watch(stop), self._tick(stop), self._publish_loop())]
+        try:
+            await stop.wait()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for tracked in [*self.tracked.values(), *self._retired]:
+                await self._close(tracked)
+            self.tracked.clear()
+            self._retired.clear()
+
+    # -- what is registered --------------------------------------------------------------
+
+    def sync(self, *, initial: bool = False) -> None:
+        try:
+            instances = {i.id: i for i in self.registry.list()}
+        except (OrchestratorError, OSError) as exc:
+            logger.warning("Cannot read the registry (%s); keeping what is tracked", exc)
+            return
+        now = self.clock()
+        for instance in instances.values():
+            tracked = self.tracked.get(instance.id) or self._track(instance)
+            try:
+                self._follow_journal(tracked, instance, initial=initial)
+            except InvalidName as exc:
+                # An id or plan path no file of ours may be named after: lifecycle only.
+                logger.debug("Not following %s: %s", instance.id, exc)
+            self._lifecycle(tracked, instance, observe(instance, now))
+        for instance_id in set(self.tracked) - set(instances):
+            tracked = self.tracked.pop(instance_id)
+            self._lifecycle(tracked, None, None)
+            # The publish loop sends what is left in its journal, then closes it.
+            self._retired.append(tracked)
+        self._wake.set()
+
+    def _track(self, instance: Instance) -> Tracked:
+        tracked = Tracked(instance.id)
+        self.tracked[instance.id] = tracked
+        return tracked
+
+    def _follow_journal(self, tracked: Tracked, instance: Instance, *, initial: bool) -> None:
+        own = self.layout.journal_file(instance.id)
+        if own.exists() and tracked.adoption is not None:
+            # One of ours after all (it journaled late): its own journal wins.
+            asyncio.ensure_future(tracked.adoption.close())
+            tracked.adoption = None
+        if not own.exists() and tracked.adoption is None:
+            tracked.adoption = Adoption(self.layout, instance, on_event=lambda _e: self._wake.set())
+        if tracked.adoption is not None and not tracked.adoption.owned and tracked.adoption.try_acquire():
+            tracked.adoption.start()
+        path = journal_path(self.layout, instance.id)
+        if path is not None and str(path) != tracked.reader_path:
+            if tracked.reader is not None:
+                tracked.reader.close()
+            # Known at start: clients replay history from the journal; only news is published.
+            tracked.reader = JournalReader(path, from_end=initial)
+            tracked.reader_path = str(path)
+
+    def _lifecycle(self, tracked: Tracked, instance: Instance | None, seen: Seen | None) -> None:
+        data = transition(tracked.seen, seen)
+        tracked.seen = seen
+        if data is None:
+            return
+        if tracked.adoption is not None and tracked.adoption.owned:
+            tracked.adoption.emit_state(data)
+        elif tracked.adoption is None and (seen is None or not seen.alive):
+            self._append_to_dead_journal(tracked.instance_id, data)
+        else:
+            logger.info("%s: %s (%s)", tracked.instance_id, data["state"], data["reason"])
+
+    def _append_to_dead_journal(self, instance_id: str, data: dict) -> None:
+        """Its writer is gone; a lock and a look at the last line keep two bridges from both writing."""
+        try:
+            path = self.layout.journal_file(instance_id)
+        except InvalidName:
+            return
+        if not path.exists():
+            return
+        validate_event_data("orchestrator_state", data)
+        try:
+            with locked(path.with_name(path.name + ".bridge.lock"), timeout=1.0):
+                journal = Journal(path)
+                last_id = journal.last_id()
+                tail, _ = journal.read_since(max(last_id - 1, 0))
+                last = tail[-1] if tail else None
+                if last is not None and last.type == "orchestrator_state" and last.data.get("state") in TERMINAL:
+                    return
+                journal.append(Event(last_id + 1, "orchestrator_state", iso(self.clock()), instance_id, data))
+                journal.close()
+        except (LockTimeout, OSError) as exc:
+            logger.warning("Could not record %s of %s: %s", data["state"], instance_id, exc)
+
+    @staticmethod
+    async def _close(tracked: Tracked) -> None:
+        tracked.closed = True
+        if tracked.adoption is not None:
+            await tracked.adoption.close()
+        if tracked.reader is not None:
+            tracked.reader.close()
+
+    # -- watching and publishing -----------------------------------------------------------
+
+    async def _watch(self, stop: asyncio.Event) -> None:
+        claude = self.layout.registry_path.parent
+        while not stop.is_set():
+            if not claude.is_dir():
+                await asyncio.sleep(self.poll_interval)
+                continue
+            try:
+                async for changes in awatch(claude, stop_event=stop, step=STEP_MS, debounce=DEBOUNCE_MS,
+                                            recursive=True, rust_timeout=int(self.poll_interval * 1000),
+                                            yield_on_timeout=True):
+                    if any(os.path.basename(p) == self.layout.registry_path.name for _, p in changes):
+                        self.sync()
+                    self._wake.set()
+                    if not claude.is_dir():
+                        break
+            except OSError:
+                logger.warning("Watching %s failed; retrying", claude, exc_info=True)
+                await asyncio.sleep(self.poll_interval)
+
+    async def _tick(self, stop: asyncio.Event) -> None:
+        """Staleness and crashes change nothing on disk: look every poll_interval."""
+        while not stop.is_set():
+            await asyncio.sleep(self.poll_interval)
+            self.sync()
+
+    async def _publish_loop(self) -> None:
+        """The only task that reads journals and sends, so each instance's events leave in order."""
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            for tracked in list(self.tracked.values()):
+                if tracked.reader is not None and not tracked.closed:
+                    await self._publish(tracked.reader.read_new())
+            while self._retired:
+                tracked = self._retired.pop(0)
+                if tracked.reader is not None:
+                    await self._publish(tracked.reader.read_new())
+                await self._close(tracked)
+
+    async def _publish(self, events: list[Event]) -> None:
+        for event in events:
+            message = event_message(event.to_dict())
+            try:
+                for group in (instance_group(event.instance_id), ALL_GROUP):
+                    await asyncio.wait_for(self._layer.group_send(group, message), SEND_TIMEOUT_S)
+            except Exception as exc:
+                # Consumers fill the hole from the journal when the layer is back.
+                if not self._layer_failing:
+                    logger.warning("Channel layer unreachable; bridge events are not delivered live (%s)", exc)
+                self._layer_failing = True
+                continue
+            if self._layer_failing:
+                logger.info("Channel layer reachable again")
+                self._layer_failing = False
+            self.published += 1

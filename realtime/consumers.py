@@ -1,0 +1,115 @@
+"""WebSocket consumers: they turn layer messages into frames; the stream logic lives in realtime.stream."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import parse_qs
+
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from api.conf import orchestrator_settings
+
+from . import access, snapshots
+from .auth import TOKEN_SUBPROTOCOL_PREFIX
+from .embedded import ensure_bridge
+from .groups import ALL_GROUP, instance_group
+from .journals import open_journal
+from .session import Heartbeat, run_stream, start_tasks, stop_tasks
+from .stream import ACTIVITY_TYPES, EventStream, parse_since
+
+logger = logging.getLogger(__name__)
+
+# A client may offer this subprotocol next to "token.<key>"; we then echo it, not the token.
+SUBPROTOCOL = "orchestrator-events"
+
+
+def choose_subprotocol(offered: list[str]) -> str | None:
+    """Browsers fail a handshake whose reply names none of the offered subprotocols."""
+    if SUBPROTOCOL in offered:
+        return SUBPROTOCOL
+    return next((p for p in offered if p.startswith(TOKEN_SUBPROTOCOL_PREFIX)), None)
+
+
+class EventStreamConsumer(AsyncJsonWebsocketConsumer):
+    """All events of one instance: /api/orchestrators/{id}/events[?since=<id>]."""
+
+    event_types: frozenset[str] | None = None
+
+    async def connect(self):
+        self.tasks = []
+        self.joined: list[str] = []
+        self.instance_id = self.scope["url_route"]["kwargs"].get("instance_id")
+        refusal = access.ws_refusal(self.scope)
+        if refusal is None and self.instance_id is not None:
+            if not await snapshots.instance_known(self.instance_id):
+                refusal = access.CLOSE_NOT_FOUND
+        await self.accept(subprotocol=choose_subprotocol(self.scope.get("subprotocols") or []))
+        if refusal is not None:
+            await self.close(code=refusal)
+            return
+        conf = orchestrator_settings()
+        layout = conf.layout
+        self.stream = EventStream(
+            instance_id=self.instance_id,
+            journal_for=lambda instance_id: open_journal(layout, instance_id),
+            queue_size=conf.ws_queue_size,
+            event_types=self.event_types,
+        )
+        group = instance_group(self.instance_id) if self.instance_id else ALL_GROUP
+        try:
+            await self.channel_layer.group_add(group, self.channel_name)
+        except Exception:
+            logger.warning("Channel layer unreachable; refusing stream %s for now", group, exc_info=True)
+            await self.close(code=access.CLOSE_TRY_AGAIN)
+            return
+        self.joined.append(group)
+        await ensure_bridge()
+        self.heartbeat = Heartbeat(conf.ws_heartbeat_s)
+        since = parse_since(self._query("since"))
+        self.tasks = start_tasks(self.serve(since), self.heartbeat.run(self.stream, self.on_stale))
+
+    async def serve(self, since: int | None):
+        try:
+            await run_stream(self.stream, since=since, snapshot=self.snapshot, send=self.send_json)
+        except Exception:
+            logger.exception("Stream of %s failed", self.instance_id or "all instances")
+            await self.close(code=1011)
+
+    def _query(self, name: str) -> str | None:
+        values = parse_qs(self.scope.get("query_string", b"").decode("latin1")).get(name)
+        return values[0] if values else None
+
+    async def snapshot(self, cursor: int | None) -> dict:
+        return await snapshots.snapshot_frame(self.instance_id, cursor)
+
+    async def on_stale(self):
+        await self.close(code=access.CLOSE_STALE)
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        """Any frame from the client (normally a pong) proves it is alive; its content is not used."""
+        heartbeat = getattr(self, "heartbeat", None)
+        if heartbeat is not None:
+            heartbeat.seen()
+
+    async def orchestrator_event(self, message):
+        self.stream.offer(message["event"])
+
+    async def disconnect(self, code):
+        await stop_tasks(self.tasks)
+        for group in self.joined:
+            try:
+                await self.channel_layer.group_discard(group, self.channel_name)
+            except Exception:
+                # Redis gone: the membership expires after group_expiry (settings.CHANNEL_LAYERS).
+                logger.warning("Could not leave %s", group, exc_info=True)
+        self.joined = []
+
+
+class ActivityConsumer(EventStreamConsumer):
+    """Tool calls only: /api/orchestrators/{id}/activity."""
+
+    event_types = ACTIVITY_TYPES
+
+
+class AllEventsConsumer(EventStreamConsumer):
+    """Every instance's events, for a dashboard's front page: /api/events."""

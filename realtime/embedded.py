@@ -1,0 +1,74 @@
+"""The event bridge inside the server process, for the in-memory layer: `runserver` alone gives live events.
+
+With the in-memory layer nothing outside this process can feed the server's consumers,
+so the server runs the bridge itself, started by the first WebSocket or SSE client
+(daphne and runserver have no startup hook; lazily is also free for a REST-only
+server). One bridge per event loop, kept on the app config rather than in a module
+global, and it stops with its loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+
+from django.apps import apps
+from django.conf import settings
+
+from api.conf import orchestrator_settings
+
+from .bridge import EventBridge
+
+logger = logging.getLogger(__name__)
+
+IN_MEMORY_LAYER = "channels.layers.InMemoryChannelLayer"
+
+
+def bridge_wanted() -> bool:
+    """EMBEDDED_BRIDGE "1"/"0" decides; "" means: when the layer is in-memory."""
+    flag = orchestrator_settings().embedded_bridge
+    if flag in {"1", "true", "yes", "on"}:
+        return True
+    if flag in {"0", "false", "no", "off"}:
+        return False
+    backend = getattr(settings, "CHANNEL_LAYERS", {}).get("default", {}).get("BACKEND")
+    return backend == IN_MEMORY_LAYER
+
+
+def _bridges() -> weakref.WeakKeyDictionary:
+    config = apps.get_app_config("realtime")
+    if not hasattr(config, "bridges"):
+        config.bridges = weakref.WeakKeyDictionary()
+    return config.bridges
+
+
+async def ensure_bridge() -> EventBridge | None:
+    """Start this loop's bridge if it should run and does not yet."""
+    if not bridge_wanted():
+        return None
+    loop = asyncio.get_running_loop()
+    bridges = _bridges()
+    entry = bridges.get(loop)
+    if entry is None or entry[2].done():  # never started, or died: (re)start
+        bridge = EventBridge(orchestrator_settings().layout)
+        stop = asyncio.Event()
+        task = loop.create_task(bridge.run(stop))
+        task.add_done_callback(_report)
+        entry = bridges[loop] = (bridge, stop, task)
+        logger.info("Embedded event bridge started for %s", bridge.layout.root)
+    return entry[0]
+
+
+async def stop_bridge() -> None:
+    """Stop this loop's bridge (tests; a server stops it with its loop)."""
+    entry = _bridges().pop(asyncio.get_running_loop(), None)
+    if entry is not None:
+        _, stop, task = entry
+        stop.set()
+        await asyncio.wait_for(task, 10)
+
+
+def _report(task: asyncio.Task) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("Embedded event bridge died", exc_info=task.exception())

@@ -1,0 +1,74 @@
+"""What a client is sent first: the state as the REST reads see it (api.selectors), as one frame."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+
+from asgiref.sync import sync_to_async
+
+from api.conf import orchestrator_settings
+from api.selectors.orchestrators import orchestrator_list, orchestrator_status_get
+from orchestrator.clock import iso
+from orchestrator.errors import InstanceNotFound, InvalidName, OrchestratorError
+from orchestrator.registry import Registry
+
+from .journals import journal_path
+from .stream import control_frame
+
+
+def _jsonable(value):
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _known(instance_id: str) -> bool:
+    """Registered now, or journaled earlier (a finished run can still be replayed)."""
+    layout = orchestrator_settings().layout
+    try:
+        Registry(layout.registry_path).get(instance_id)
+        return True
+    except InstanceNotFound:
+        pass
+    except OrchestratorError:
+        return False
+    try:
+        return journal_path(layout, instance_id) is not None
+    except InvalidName:
+        return False
+
+
+def _instance_snapshot(instance_id: str, cursor: int | None) -> dict:
+    conf = orchestrator_settings()
+    try:
+        status = orchestrator_status_get(layout=conf.layout, instance_id=instance_id,
+                                         ipc_timeout=conf.status_ipc_timeout)
+        data, error = _jsonable(dataclasses.asdict(status)), None
+    except OrchestratorError as exc:
+        # Deregistered (replay only) or an unreadable status file: say so, the stream still works.
+        data, error = None, {"code": exc.code, "message": exc.message}
+    return control_frame("snapshot", instance_id, {"status": data, "error": error, "last_event_id": cursor})
+
+
+def _dashboard_snapshot() -> dict:
+    try:
+        instances = orchestrator_list(layout=orchestrator_settings().layout)
+        data, error = [_jsonable(dataclasses.asdict(i)) for i in instances], None
+    except OrchestratorError as exc:
+        data, error = [], {"code": exc.code, "message": exc.message}
+    return control_frame("snapshot", None, {"orchestrators": data, "error": error})
+
+
+async def instance_known(instance_id: str) -> bool:
+    return await sync_to_async(_known, thread_sensitive=False)(instance_id)
+
+
+async def snapshot_frame(instance_id: str | None, cursor: int | None) -> dict:
+    if instance_id is None:
+        return await sync_to_async(_dashboard_snapshot, thread_sensitive=False)()
+    return await sync_to_async(_instance_snapshot, thread_sensitive=False)(instance_id, cursor)

@@ -1,0 +1,133 @@
+"""Server-Sent Events: the WebSocket's frames over one long GET, for clients and proxies that prefer HTTP.
+
+Same identities as the REST reads (token header, session, or `?token=` since EventSource
+cannot set headers), same frames as the WebSocket: events carry an `id:` line, so a
+browser's EventSource resumes by itself with `Last-Event-ID`; snapshot, gap and reset
+frames carry none; heartbeats are SSE comments. Needs an ASGI server (daphne, or
+runserver with daphne installed): under WSGI it would hold a worker per client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from django.http import JsonResponse, StreamingHttpResponse
+from rest_framework import exceptions
+from rest_framework.request import Request
+from rest_framework.settings import api_settings
+
+from api.conf import orchestrator_settings
+from api.exceptions import error_body
+
+from . import access, snapshots
+from .embedded import ensure_bridge
+from .auth import user_for_token
+from .groups import instance_group
+from .journals import open_journal
+from .session import start_tasks, stop_tasks
+from .stream import EventStream, control_frame, parse_since
+
+logger = logging.getLogger(__name__)
+
+# Tells EventSource how long to wait before reconnecting after the stream drops.
+RETRY_MS = 2000
+
+
+def render(frame: dict) -> bytes:
+    data = json.dumps(frame, separators=(",", ":"))
+    if frame.get("type") == "ping":
+        return b": ping\n\n"
+    event_id = frame.get("id")
+    head = f"id: {event_id}\n" if isinstance(event_id, int) else ""
+    return f"{head}data: {data}\n\n".encode()
+
+
+def _authenticate(request):
+    """DRF's authenticators on a plain Django request: (user, None) or (None, APIException)."""
+    drf_request = Request(request, authenticators=[cls() for cls in api_settings.DEFAULT_AUTHENTICATION_CLASSES])
+    try:
+        return drf_request.user, None
+    except exceptions.APIException as exc:
+        return None, exc
+
+
+def _refused(exc: exceptions.APIException, status: int) -> JsonResponse:
+    response = JsonResponse(error_body(str(exc.get_codes()), str(exc.detail)), status=status)
+    if status == 401:
+        response["WWW-Authenticate"] = "Token"
+    return response
+
+
+async def events_sse(request, instance_id: str):
+    token = request.GET.get("token")
+    if token is not None:
+        user = await user_for_token(token)
+        if user is None:
+            return _refused(exceptions.AuthenticationFailed("Invalid token."), 401)
+    else:
+        user, error = await sync_to_async(_authenticate)(request)
+        if error is not None:
+            return _refused(error, error.status_code)
+    if not access.may_read(user):
+        return _refused(exceptions.NotAuthenticated(), 401)
+    if not await snapshots.instance_known(instance_id):
+        return JsonResponse(error_body("instance_not_found", f"No orchestrator instance {instance_id!r}."),
+                            status=404)
+    layer = get_channel_layer()
+    try:
+        channel = await layer.new_channel()
+        await layer.group_add(instance_group(instance_id), channel)
+    except Exception:
+        logger.warning("Channel layer unreachable; refusing SSE stream", exc_info=True)
+        response = JsonResponse(error_body("channel_layer_unavailable", "Live events are unavailable; retry."),
+                                status=503)
+        response["Retry-After"] = "1"
+        return response
+    await ensure_bridge()
+    conf = orchestrator_settings()
+    layout = conf.layout
+    stream = EventStream(instance_id=instance_id, journal_for=lambda i: open_journal(layout, i),
+                         queue_size=conf.ws_queue_size)
+    since = parse_since(request.headers.get("Last-Event-ID") or request.GET.get("since"))
+    body = _body(stream, layer, channel, since, conf.ws_heartbeat_s)
+    response = StreamingHttpResponse(body, content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # nginx would otherwise hold events back
+    return response
+
+
+async def _receive(stream: EventStream, layer, channel: str) -> None:
+    while True:
+        message = await layer.receive(channel)
+        if message.get("type") == "orchestrator.event":
+            stream.offer(message["event"])
+
+
+async def _ping(stream: EventStream, interval: float) -> None:
+    # No pong over SSE: a dead client shows up as a failed write, which ends the response.
+    while True:
+        await asyncio.sleep(interval)
+        stream.outbox.put_control(control_frame("ping", stream.instance_id, {}))
+
+
+async def _body(stream: EventStream, layer, channel: str, since: int | None, heartbeat_s: float):
+    tasks = start_tasks(_receive(stream, layer, channel), _ping(stream, heartbeat_s))
+    try:
+        yield f"retry: {RETRY_MS}\n\n".encode()
+        opening = await stream.open(since)
+        yield render(await snapshots.snapshot_frame(stream.instance_id, stream.cursor))
+        for frame in opening:
+            yield render(frame)
+        while True:
+            for frame in await stream.next_frames():
+                yield render(frame)
+    finally:
+        await stop_tasks(tasks)
+        try:
+            await layer.group_discard(instance_group(stream.instance_id), channel)
+        except Exception:
+            logger.warning("Could not leave the SSE group", exc_info=True)

@@ -1,0 +1,143 @@
+"""WebSocket consumers: snapshot first, then live events; activity filtering; heartbeat; clean leave."""
+
+import asyncio
+
+import pytest
+from channels.layers import get_channel_layer
+
+from realtime.groups import ALL_GROUP, instance_group
+
+from .conftest import INSTANCE, connected, publish
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+EVENTS = f"/api/orchestrators/{INSTANCE}/events"
+
+
+async def test_snapshot_comes_first_with_the_current_status(instance):
+    comm = await connected(EVENTS)
+    frame = await comm.receive_json_from(3)
+    assert frame["type"] == "snapshot" and frame["instance_id"] == INSTANCE
+    status = frame["data"]["status"]
+    assert status["instance_id"] == INSTANCE and status["completed_tasks"] == 1
+    assert frame["data"]["last_event_id"] is None
+    await comm.disconnect()
+
+
+async def test_live_events_follow_in_order(orchestrator):
+    comm = await connected(EVENTS)
+    await comm.receive_json_from(3)
+    events = [orchestrator.tool(), orchestrator.state("paused")]
+    for event in events:
+        await publish(event)
+    frames = [await comm.receive_json_from(2) for _ in events]
+    assert frames == [e.to_dict() for e in events]
+    await comm.disconnect()
+
+
+async def test_an_event_published_twice_is_delivered_once(orchestrator):
+    comm = await connected(EVENTS)
+    await comm.receive_json_from(3)
+    first, second = orchestrator.tool(), orchestrator.tool()
+    for event in (first, first, second, first, second):
+        await publish(event)
+    assert [(await comm.receive_json_from(2))["id"] for _ in range(2)] == [first.id, second.id]
+    assert await comm.receive_nothing(0.1)
+    await comm.disconnect()
+
+
+async def test_activity_stream_carries_tool_events_only(orchestrator):
+    comm = await connected(f"/api/orchestrators/{INSTANCE}/activity")
+    await comm.receive_json_from(3)
+    state = orchestrator.state("paused")
+    tool = orchestrator.tool()
+    await publish(state)
+    await publish(tool)
+    assert (await comm.receive_json_from(2))["type"] == "tool_started"
+    assert await comm.receive_nothing(0.1)
+    await comm.disconnect()
+
+
+async def test_events_of_other_instances_do_not_leak_in(orchestrator, repo):
+    from .conftest import Orchestrator
+
+    other = Orchestrator(repo, "orch-other")
+    comm = await connected(EVENTS)
+    await comm.receive_json_from(3)
+    await publish(other.tool())
+    assert await comm.receive_nothing(0.1)
+    await comm.disconnect()
+
+
+async def test_all_instances_stream_starts_with_the_list_and_carries_every_instance(orchestrator, repo):
+    from .conftest import Orchestrator
+
+    comm = await connected("/api/events")
+    snapshot = await comm.receive_json_from(3)
+    assert [o["id"] for o in snapshot["data"]["orchestrators"]] == [INSTANCE]
+    other = Orchestrator(repo, "orch-other")
+    await publish(orchestrator.tool())
+    await publish(other.tool())
+    frames = [await comm.receive_json_from(2) for _ in range(2)]
+    assert [f["instance_id"] for f in frames] == [INSTANCE, "orch-other"]
+    await comm.disconnect()
+
+
+async def test_unknown_instance_is_closed_with_4404(instance):
+    comm = (await connected("/api/orchestrators/orch-nope/events"))
+    assert (await comm.receive_output(2)) == {"type": "websocket.close", "code": 4404}
+
+
+async def test_a_finished_instance_with_a_journal_can_still_be_replayed(orchestrator, repo):
+    orchestrator.tool()
+    repo.registry([])
+    comm = await connected(EVENTS + "?since=0")
+    snapshot = await comm.receive_json_from(3)
+    assert snapshot["data"]["status"] is None and snapshot["data"]["error"]["code"] == "instance_not_found"
+    assert (await comm.receive_json_from(2))["id"] == 1
+    await comm.disconnect()
+
+
+async def test_heartbeat_pings_and_closes_a_silent_client(instance, settings):
+    settings.ORCHESTRATOR = {**settings.ORCHESTRATOR, "WS_HEARTBEAT_S": 0.1}
+    comm = await connected(EVENTS)
+    await comm.receive_json_from(3)
+    assert (await comm.receive_json_from(1))["type"] == "ping"
+    # Silent for two intervals: closed with 4408.
+    while True:
+        output = await comm.receive_output(1)
+        if output["type"] == "websocket.close":
+            break
+    assert output["code"] == 4408
+
+
+async def test_a_client_that_answers_pings_stays_connected(instance, settings):
+    settings.ORCHESTRATOR = {**settings.ORCHESTRATOR, "WS_HEARTBEAT_S": 0.1}
+    comm = await connected(EVENTS)
+    await comm.receive_json_from(3)
+    for _ in range(5):
+        assert (await comm.receive_json_from(1))["type"] == "ping"
+        await comm.send_json_to({"type": "pong"})
+    await comm.disconnect()
+
+
+async def test_disconnect_leaves_the_group(instance):
+    layer = get_channel_layer()
+    comm = await connected(EVENTS)
+    await comm.receive_json_from(3)
+    assert layer.groups.get(instance_group(INSTANCE))
+    await comm.disconnect()
+    assert not layer.groups.get(instance_group(INSTANCE))
+    comm = await connected("/api/events")
+    await comm.receive_json_from(3)
+    await comm.disconnect()
+    assert not layer.groups.get(ALL_GROUP)
+
+
+async def test_disconnect_stops_the_connection_tasks(instance):
+    before = len(asyncio.all_tasks())
+    comm = await connected(EVENTS)
+    await comm.receive_json_from(3)
+    await comm.disconnect()
+    await asyncio.sleep(0.05)
+    assert len(asyncio.all_tasks()) <= before
