@@ -64,6 +64,17 @@ def exception_handler(exc, context):
             response["Retry-After"] = "1"
         return response
 
+    if isinstance(exc, OSError):
+        # Disk full, permissions, a vanished directory: the file on disk is intact (writes are
+        # atomic), the request just could not be served now.
+        logger.warning("storage error: %s", exc)
+        response = Response(
+            error_body("storage_error", f"The repository's files could not be accessed: {exc.strerror or exc}."),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
+        response["Retry-After"] = "1"
+        return response
+
     if isinstance(exc, Http404):
         exc = drf_exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
