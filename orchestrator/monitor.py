@@ -85,7 +85,7 @@ class StatusMonitor:
         poll_interval: float = 0.25,
         step_ms: int = STEP_MS,
     ):
-        self.status_path = Path(status_path)
+        self.status_path = Path(status_path).absolute()  # watchfiles reports absolute paths
         self.instance_id = instance_id
         self.bus = bus if bus is not None else EventBus(clock=clock)
         self._callback = callback
@@ -148,8 +148,15 @@ class StatusMonitor:
             changes = self._diff()
         return [self._notify(await self.bus.aemit(kind, self.instance_id, data)) for kind, data in changes]
 
-    def _is_status_file(self, _change, path: str) -> bool:
-        return os.path.basename(path) == self.status_path.name
+    def _is_relevant(self, _change, path: str) -> bool:
+        # The directory's own deletion matters too: its watch dies with it.
+        return os.path.basename(path) == self.status_path.name or path == str(self.status_path.parent)
+
+    def _watch_lost(self, changes: set, watched: tuple[int, int]) -> bool:
+        """True when the watched directory is gone or replaced (a new inode; an inode number
+        reused after delete + mkdir is caught by the deletion event instead)."""
+        parent = str(self.status_path.parent)
+        return any(path == parent for _, path in changes) or self._parent_identity() != watched
 
     def _parent_identity(self) -> tuple[int, int] | None:
         try:
@@ -160,7 +167,7 @@ class StatusMonitor:
 
     def _watch_options(self, stop_event) -> dict:
         return dict(
-            watch_filter=self._is_status_file,
+            watch_filter=self._is_relevant,
             debounce=DEBOUNCE_MS,
             step=self._step_ms,
             stop_event=stop_event,
@@ -212,8 +219,8 @@ class StatusMonitor:
                 probe = _StopProbe(self._stop, ready)
                 for changes in watch(self.status_path.parent, raise_interrupt=False, **self._watch_options(probe)):
                     self._safe_check()
-                    if not changes and self._parent_identity() != watched:
-                        break  # the directory was replaced: watch the new one
+                    if self._watch_lost(changes, watched):
+                        break
             except OSError:
                 logger.warning("Watching %s failed; retrying", self.status_path.parent, exc_info=True)
                 self._stop.wait(self._poll_ms / 1000)
@@ -233,7 +240,7 @@ class StatusMonitor:
             try:
                 async for changes in awatch(self.status_path.parent, **self._watch_options(stop_event)):
                     await self._asafe_check()
-                    if not changes and self._parent_identity() != watched:
+                    if self._watch_lost(changes, watched):
                         break
             except OSError:
                 logger.warning("Watching %s failed; retrying", self.status_path.parent, exc_info=True)

@@ -2,6 +2,7 @@ import asyncio
 import json
 import os
 import queue
+import shutil
 import threading
 import time
 
@@ -228,3 +229,21 @@ async def test_async_run_publishes_changes_to_async_subscribers(status_path):
     assert (event.data["task_id"], event.data["new_status"]) == ("2.1", "in_progress")
     stop.set()
     await asyncio.wait_for(runner, timeout=3)
+
+
+def test_watch_survives_its_directory_being_replaced(status_path):
+    collector = Collector()
+    monitor = StatusMonitor(status_path, instance_id=INSTANCE, callback=collector, poll_interval=0.5)
+    monitor.start()
+    try:
+        shutil.rmtree(status_path.parent)
+        status_path.parent.mkdir()  # often gets the old inode number back
+        write_atomic(status_path, status({"1.1": "completed", "1.2": "pending", "2.1": "pending"}))
+        assert collector.next("task_changed").data["task_id"] == "1.1"
+        time.sleep(0.6)  # past the next poll tick: the new directory is watched by now
+        started = time.monotonic()
+        write_atomic(status_path, status({"1.1": "completed", "1.2": "failed", "2.1": "pending"}))
+        assert collector.next("task_changed").data["task_id"] == "1.2"
+        assert time.monotonic() - started < 0.05  # seen by the new watch, not by a poll tick
+    finally:
+        monitor.stop()
