@@ -93,3 +93,49 @@ async def test_activity_stream_replays_only_tool_events(tmp_path):
     stream = stream_for(journal, event_types=frozenset({"tool_started", "tool_completed"}))
     replayed = await stream.open(since=0)
     assert [f["id"] for f in replayed] == [1, 2]
+
+
+# -- over the WebSocket --------------------------------------------------------------------
+
+import pytest  # noqa: E402
+
+from .conftest import INSTANCE as WS_INSTANCE, connected, publish  # noqa: E402
+
+EVENTS = f"/api/orchestrators/{WS_INSTANCE}/events"
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_reconnect_with_since_gets_exactly_the_missed_events_then_live(orchestrator):
+    seen = [orchestrator.tool() for _ in range(3)]
+    comm = await connected(f"{EVENTS}?since={seen[0].id}")
+    snapshot = await comm.receive_json_from(3)
+    assert snapshot["type"] == "snapshot" and snapshot["data"]["last_event_id"] == 3
+    assert [(await comm.receive_json_from(2))["id"] for _ in range(2)] == [2, 3]
+    live = orchestrator.tool()
+    await publish(seen[2])  # a late second copy of a replayed event
+    await publish(live)
+    assert (await comm.receive_json_from(2))["id"] == live.id
+    assert await comm.receive_nothing(0.1)
+    await comm.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_stale_cursor_gets_one_reset_frame(orchestrator):
+    orchestrator.tool()
+    comm = await connected(f"{EVENTS}?since=99")
+    assert (await comm.receive_json_from(3))["type"] == "snapshot"
+    reset = await comm.receive_json_from(2)
+    assert reset["type"] == "reset" and reset["data"]["last_id"] == 1
+    assert await comm.receive_nothing(0.1)
+    await comm.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_events_lost_on_the_layer_are_refilled_from_the_journal(orchestrator):
+    comm = await connected(EVENTS)
+    await comm.receive_json_from(3)
+    first, lost, last = orchestrator.tool(), orchestrator.tool(), orchestrator.tool()
+    await publish(first)
+    await publish(last)
+    assert [(await comm.receive_json_from(2))["id"] for _ in range(3)] == [first.id, lost.id, last.id]
+    await comm.disconnect()
