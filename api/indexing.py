@@ -10,6 +10,7 @@ import logging
 import os
 import re
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -20,6 +21,7 @@ from django.utils import timezone as dj_timezone
 from django.utils.dateparse import parse_datetime
 
 from orchestrator.errors import RegistryUnavailable, StatusFileCorrupt
+from orchestrator.fileio import RACY_NS
 from orchestrator.layout import PLAN_NAME_RE, RepoLayout
 from orchestrator.plans import UNPHASED, read_plan
 from orchestrator.registry import Registry
@@ -103,7 +105,7 @@ def _sync(layout: RepoLayout) -> SyncResult:
     for files in _discover(layout):
         key = (files.name, files.archived)
         previous = stored.get(key)
-        if previous is not None and previous[1] == files.fingerprint:
+        if previous is not None and files.fingerprint and previous[1] == files.fingerprint:
             seen.add(key)
             result.unchanged += 1
             continue
@@ -171,22 +173,30 @@ def _discover(layout: RepoLayout):
 
 
 def _fingerprint(plan_path: Path, status_path: Path, findings_dir: Path) -> str:
-    parts = [INDEX_VERSION, _stat_part(plan_path), _stat_part(status_path)]
+    """Stat data of the plan's files; "" (matching nothing) while one of them may still change unseen.
+
+    A file rewritten in place within one timestamp tick keeps its inode, mtime and size, so
+    a fingerprint taken that soon after a write is not trusted: the next sync re-reads the plan.
+    """
+    stats = [_stat(plan_path), _stat(status_path)]
     try:
         with os.scandir(findings_dir) as entries:
-            parts.extend(f"{entry.name}:{_stat_part(Path(entry.path))}" for entry in sorted(entries, key=lambda e: e.name)
-                         if entry.name.endswith(".md"))
+            names = sorted(entry.name for entry in entries if entry.name.endswith(".md"))
     except (FileNotFoundError, NotADirectoryError):
-        parts.append("no-findings")
+        names = []
+    stats.extend(_stat(findings_dir / name) for name in names)
+    newest = max((st.st_mtime_ns for st in stats if st is not None), default=0)
+    if time.time_ns() - newest < RACY_NS:
+        return ""
+    parts = [INDEX_VERSION, *names, *("-" if st is None else f"{st.st_ino}.{st.st_mtime_ns}.{st.st_size}" for st in stats)]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
 
-def _stat_part(path: Path) -> str:
+def _stat(path: Path) -> os.stat_result | None:
     try:
-        st = os.stat(path)
+        return os.stat(path)
     except (FileNotFoundError, NotADirectoryError):
-        return "-"
-    return f"{st.st_ino}.{st.st_mtime_ns}.{st.st_size}"
+        return None
 
 
 def _build(files: _PlanFiles, layout: RepoLayout, now: datetime) -> _Built | None:
