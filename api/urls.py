@@ -1,3 +1,19 @@
-"""REST routes (filled in by the read and control API)."""
+"""REST routes at the seed's paths, without trailing slashes (one is tolerated, never required)."""
 
-urlpatterns = []
+from django.urls import re_path
+from rest_framework.routers import SimpleRouter
+
+from .views.health import HealthView
+from .views.orchestrators import OrchestratorViewSet
+from .views.plans import PlanViewSet
+
+router = SimpleRouter()
+# The seed's clients call "/api/plans"; a slash-appending redirect would cost them a round trip.
+router.trailing_slash = "/?"
+router.register("api/orchestrators", OrchestratorViewSet, basename="orchestrator")
+router.register("api/plans", PlanViewSet, basename="plan")
+
+urlpatterns = [
+    re_path(r"^health/?$", HealthView.as_view(), name="health"),
+    *router.urls,
+]

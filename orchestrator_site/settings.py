@@ -205,6 +205,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "PREPROCESSING_HOOKS": ["api.schema.strip_optional_slash"],
+    # Several shapes have a `status` field with different choices; name each set once.
+    "ENUM_NAME_OVERRIDES": {
+        "TaskStatusEnum": "orchestrator.status.TASK_STATUSES",
+        "PlanStatusEnum": "api.selectors.plans.PLAN_STATUSES",
+        "OrchestratorStateEnum": "api.selectors.orchestrators.ORCHESTRATOR_STATES",
+        "InstanceStatusEnum": "orchestrator.registry.INSTANCE_STATUSES",
+        "HealthStatusEnum": "api.selectors.health.HEALTH_STATUSES",
+    },
     "TAGS": [
         {"name": "Health", "description": "Liveness of the server."},
         {"name": "Orchestrators", "description": "Registered orchestrator instances."},

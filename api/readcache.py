@@ -1,0 +1,76 @@
+"""Rendered JSON of read endpoints, reused until a file under the plan directories changes.
+
+A read costs a few stats and parses when the core's caches are warm, but serializing
+81 plans through DRF serializers and the JSON renderer costs milliseconds; so the bytes
+are kept, with a strong ETag hashed from them (equal across worker processes and
+restarts) and the files' newest mtime as Last-Modified.
+"""
+
+import hashlib
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from rest_framework.renderers import JSONRenderer
+
+from orchestrator.layout import RepoLayout
+
+from .changefeed import FeedPool, feeds
+
+Compute = Callable[[], tuple[Any, float | None]]
+
+
+@dataclass(frozen=True)
+class Payload:
+    body: bytes                   # exactly what DRF's JSONRenderer makes of the data
+    etag: str                     # strong, quoted
+    last_modified: float | None   # newest mtime (epoch seconds) of the files read
+    feed: Any                     # the ChangeFeed `generation` belongs to
+    generation: int | None        # feed state the body was computed at; None: do not reuse
+
+
+def render(data: Any, last_modified: float | None, *, feed=None, generation: int | None = None) -> Payload:
+    body = JSONRenderer().render(data)
+    etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
+    return Payload(body, etag, last_modified, feed, generation)
+
+
+class PayloadCache:
+    """Bounded LRU of payloads per (repository root, endpoint key), validated by the root's ChangeFeed.
+
+    Every hit is checked against the feed, so nothing is ever served stale and nobody has
+    to clear the cache; without a working feed every call computes afresh.
+    """
+
+    def __init__(self, *, pool: FeedPool, maxsize: int = 128):
+        self._pool = pool
+        self.maxsize = maxsize
+        self._entries: OrderedDict[tuple, Payload] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, *, layout: RepoLayout, key: tuple, compute: Compute) -> Payload:
+        """The cached payload for `key`, or `compute()` -> (data, last_modified) rendered and kept."""
+        feed = self._pool.feed(layout)
+        # Taken before computing: a change made while we read bumps the generation, so
+        # the entry stored below is already outdated rather than wrongly current.
+        generation = feed.generation()
+        full_key = (layout.root, *key)
+        if generation is not None:
+            with self._lock:
+                entry = self._entries.get(full_key)
+                if entry is not None and entry.generation == generation:
+                    self._entries.move_to_end(full_key)
+                    return entry
+        data, last_modified = compute()
+        payload = render(data, last_modified, feed=feed, generation=generation)
+        if generation is not None:
+            with self._lock:
+                self._entries[full_key] = payload
+                self._entries.move_to_end(full_key)
+                while len(self._entries) > self.maxsize:
+                    self._entries.popitem(last=False)
+        return payload
+
+
+payloads = PayloadCache(pool=feeds)

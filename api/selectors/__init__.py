@@ -1,0 +1,1 @@
+"""Reads: plain keyword-only functions over the repository's files, named <entity>_<action>."""

@@ -1,0 +1,181 @@
+"""Reads of registered orchestrator instances and their live state (registry, pid, IPC `status` probe)."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from orchestrator.clock import Clock, parse_iso, utc_now
+from orchestrator.errors import InvalidName, OrchestratorUnavailable
+from orchestrator.ipc import send_command
+from orchestrator.layout import RepoLayout, check_instance_id
+from orchestrator.registry import Instance, Registry, is_alive, is_stale
+
+from .plans import (PhaseSummary, PlanFiles, TaskInfo, parse_plan_file, phase_summary, plan_files, snapshot_from_plan,
+                    status_snapshot, task_info)
+
+ORCHESTRATOR_STATES = ("running", "paused", "stopping", "stopped", "crashed")
+
+
+@dataclass(frozen=True)
+class OrchestratorInfo:
+    id: str
+    pid: int
+    plan_path: str
+    plan_name: str
+    worktree_path: str | None
+    started_at: datetime | None
+    last_heartbeat: datetime | None
+    status: str
+    socket_path: str | None
+    port: int | None
+    is_alive: bool
+    is_stale: bool
+
+
+@dataclass(frozen=True)
+class OrchestratorStatus:
+    instance_id: str
+    plan_path: str
+    plan_name: str
+    status: str
+    reachable: bool
+    progress_percent: float
+    total_tasks: int
+    completed_tasks: int
+    pending_tasks: int
+    in_progress_tasks: int
+    failed_tasks: int
+    skipped_tasks: int
+    current_phase: str | None
+    current_task: str | None
+    iteration: int | None
+    max_iterations: int | None
+    started_at: datetime | None
+    last_heartbeat: datetime | None
+    is_alive: bool
+    is_stale: bool
+    tasks: tuple[TaskInfo, ...]
+    phases: tuple[PhaseSummary, ...]
+
+
+def _info(instance: Instance, now: datetime) -> OrchestratorInfo:
+    return OrchestratorInfo(
+        id=instance.id,
+        pid=instance.pid,
+        plan_path=instance.plan_path,
+        plan_name=Path(instance.plan_path).stem,
+        worktree_path=instance.worktree_path,
+        started_at=parse_iso(instance.started_at),
+        last_heartbeat=parse_iso(instance.last_heartbeat),
+        status=instance.status,
+        socket_path=instance.socket_path,
+        port=instance.port,
+        is_alive=is_alive(instance),
+        is_stale=is_stale(instance, now),
+    )
+
+
+def orchestrator_list(*, layout: RepoLayout, clock: Clock = utc_now) -> list[OrchestratorInfo]:
+    """Every registered instance. RegistryUnavailable if the registry is garbage; none if it is absent."""
+    now = clock()
+    return [_info(instance, now) for instance in Registry(layout.registry_path).list()]
+
+
+def _instance(layout: RepoLayout, instance_id: str) -> Instance:
+    check_instance_id(instance_id)
+    return Registry(layout.registry_path).get(instance_id)
+
+
+def orchestrator_get(*, layout: RepoLayout, instance_id: str, clock: Clock = utc_now) -> OrchestratorInfo:
+    return _info(_instance(layout, instance_id), clock())
+
+
+def _probe(instance: Instance, timeout: float) -> dict | None:
+    """The instance's IPC `status` reply, or None if it does not answer a well-formed one in time."""
+    if not instance.socket_path:
+        return None
+    try:
+        reply = send_command(instance.socket_path, "status", timeout=timeout)
+    except OrchestratorUnavailable:
+        return None
+    return None if "error" in reply else reply
+
+
+def _state(instance: Instance, alive: bool, reply: dict | None) -> str:
+    """The registry says running/stopping/stopped/crashed; a dead pid means crashed; IPC adds paused."""
+    if instance.status in ("running", "stopping") and not alive:
+        return "crashed"
+    if reply is not None:
+        if reply.get("state") in ORCHESTRATOR_STATES:
+            return reply["state"]
+        if reply.get("paused") is True:
+            return "paused"
+        if reply.get("shutdown_requested") is True:
+            return "stopping"
+    return instance.status if instance.status in ORCHESTRATOR_STATES else "stopped"
+
+
+def _registry_plan(layout: RepoLayout, plan_path: str) -> PlanFiles | None:
+    """The registry's plan path (relative or absolute, maybe in a worktree) -> the plan's files here.
+
+    Only the name and whether it sits in an archive/ directory are taken from it, so an
+    odd path can never make the server read outside docs/plans and docs/plan-outputs.
+    """
+    path = Path(plan_path)
+    try:
+        return plan_files(layout, path.stem, path.parent.name == "archive")
+    except InvalidName:
+        return None
+
+
+def _as_int(value) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def orchestrator_status_get(
+    *, layout: RepoLayout, instance_id: str, ipc_timeout: float, clock: Clock = utc_now
+) -> OrchestratorStatus:
+    """The seed's OrchestratorStatus, with tasks and per-phase counts.
+
+    Tasks come from the plan's status.json (or its markdown before the first run); the
+    state from the registry, the pid and, for a live instance, an IPC `status` probe
+    bounded by `ipc_timeout`. A probe that fails leaves the registry's word standing.
+    StatusFileCorrupt if the status file cannot be read.
+    """
+    instance = _instance(layout, instance_id)
+    alive = is_alive(instance)
+    reply = _probe(instance, ipc_timeout) if alive and instance.status in ("running", "stopping") else None
+    files = _registry_plan(layout, instance.plan_path)
+    snapshot = status_snapshot(files.status_path) if files else None
+    parsed = parse_plan_file(files.plan_path) if files else None
+    if snapshot is None and parsed is not None:
+        snapshot = snapshot_from_plan(parsed, files.plan_path)
+    planned = {task.id: task for task in parsed.tasks} if parsed else {}
+    counts = snapshot.counts if snapshot else dict.fromkeys(
+        ("total", "completed", "pending", "in_progress", "failed", "skipped"), 0)
+    current_task = (reply or {}).get("current_task")
+    now = clock()
+    return OrchestratorStatus(
+        instance_id=instance.id,
+        plan_path=instance.plan_path,
+        plan_name=Path(instance.plan_path).stem,
+        status=_state(instance, alive, reply),
+        reachable=reply is not None,
+        progress_percent=snapshot.progress_percent if snapshot else 0.0,
+        total_tasks=counts["total"],
+        completed_tasks=counts["completed"],
+        pending_tasks=counts["pending"],
+        in_progress_tasks=counts["in_progress"],
+        failed_tasks=counts["failed"],
+        skipped_tasks=counts["skipped"],
+        current_phase=(snapshot.data.get("currentPhase") if snapshot else None) or None,
+        current_task=str(current_task["id"]) if isinstance(current_task, dict) and "id" in current_task else None,
+        iteration=_as_int((reply or {}).get("iteration")),
+        max_iterations=_as_int((reply or {}).get("max_iterations")),
+        started_at=parse_iso(instance.started_at),
+        last_heartbeat=parse_iso(instance.last_heartbeat),
+        is_alive=alive,
+        is_stale=is_stale(instance, now),
+        tasks=tuple(task_info(raw, planned) for raw in snapshot.tasks) if snapshot else (),
+        phases=tuple(phase_summary(raw) for raw in snapshot.phases) if snapshot else (),
+    )

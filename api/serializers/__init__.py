@@ -1,0 +1,1 @@
+"""Response and query serializers: the documented wire shapes of the REST API."""

@@ -1,0 +1,48 @@
+"""GET /api/orchestrators, /api/orchestrators/{id} and its live status."""
+
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework.decorators import action
+from rest_framework.viewsets import ViewSet
+
+from api.conf import orchestrator_settings
+from api.selectors.orchestrators import orchestrator_get, orchestrator_list, orchestrator_status_get
+from api.serializers.errors import BAD_NAME, NOT_FOUND, UNAVAILABLE
+from api.serializers.orchestrators import OrchestratorSerializer, OrchestratorStatusSerializer
+
+from .docs import INSTANCE_ID
+from .reads import fresh_read, repo_layout
+
+_ERRORS = {400: BAD_NAME, 404: NOT_FOUND, 503: UNAVAILABLE}
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List orchestrators",
+                       description="Every instance in .claude/orchestrator-registry.json, with whether its pid is "
+                                   "alive and its heartbeat stale.",
+                       responses={200: OrchestratorSerializer(many=True), 503: UNAVAILABLE}),
+    retrieve=extend_schema(summary="Get an orchestrator", parameters=[INSTANCE_ID],
+                           responses={200: OrchestratorSerializer, **_ERRORS}),
+)
+@extend_schema(tags=["Orchestrators"])
+class OrchestratorViewSet(ViewSet):
+    """Registered orchestrator instances. Answers depend on the clock and live pids, so they are never reused."""
+
+    lookup_field = "id"
+    lookup_value_regex = "[^/]+"
+
+    def list(self, request):
+        return fresh_read(request, OrchestratorSerializer(orchestrator_list(layout=repo_layout()), many=True).data)
+
+    def retrieve(self, request, id: str):
+        return fresh_read(request, OrchestratorSerializer(orchestrator_get(layout=repo_layout(), instance_id=id)).data)
+
+    @extend_schema(summary="Get an orchestrator's live status",
+                   description="The seed's OrchestratorStatus with the plan's tasks and per-phase counts. `paused` "
+                               "is asked of the orchestrator over IPC with a short timeout "
+                               "(ORCHESTRATOR_STATUS_IPC_TIMEOUT); `crashed` means its pid is gone.",
+                   parameters=[INSTANCE_ID], responses={200: OrchestratorStatusSerializer, **_ERRORS})
+    @action(detail=True, methods=["get"], url_path="status")
+    def status(self, request, id: str):
+        state = orchestrator_status_get(layout=repo_layout(), instance_id=id,
+                                        ipc_timeout=orchestrator_settings().status_ipc_timeout)
+        return fresh_read(request, OrchestratorStatusSerializer(state).data)

@@ -1,0 +1,56 @@
+"""What every read view shares: rendered payloads reused by file state, ETag/Last-Modified and 304s."""
+
+import json
+
+from django.http import HttpResponse
+from django.utils.cache import get_conditional_response
+from django.utils.http import http_date
+from rest_framework.response import Response
+
+from api.conf import orchestrator_settings
+from api.fastpath import mark_replayable
+from api.readcache import Compute, Payload, payloads, render
+from orchestrator.layout import RepoLayout
+
+
+def repo_layout() -> RepoLayout:
+    return orchestrator_settings().layout
+
+
+def cached_read(request, *, key: tuple, compute: Compute):
+    """Answer from the payload for `key`, computing it only when the plan files changed since.
+
+    `compute()` returns (serialized data, newest mtime of the files read). Errors it raises
+    (404, 503 ...) are answered as usual and never cached.
+    """
+    payload = payloads.get(layout=repo_layout(), key=key, compute=compute)
+    if not orchestrator_settings().reads_require_auth:
+        mark_replayable(payload)  # open reads look the same to every anonymous client
+    return _respond(request, payload)
+
+
+def fresh_read(request, data):
+    """Answer data that depends on more than files (clock, pids, IPC): never reused, still conditional."""
+    return _respond(request, render(data, None))
+
+
+def _respond(request, payload: Payload):
+    last_modified = int(payload.last_modified) if payload.last_modified else None
+    response = get_conditional_response(request._request, etag=payload.etag, last_modified=last_modified)
+    if response is None:
+        if request.accepted_renderer.format == "json":
+            # The bytes DRF's JSONRenderer made when the payload was computed: no re-rendering.
+            response = HttpResponse(payload.body, content_type="application/json")
+        else:
+            response = Response(json.loads(payload.body))  # the browsable API renders from data
+    response["ETag"] = payload.etag
+    if last_modified:
+        response["Last-Modified"] = http_date(last_modified)
+    # Stored copies must be revalidated: plan state changes while an orchestrator runs.
+    response["Cache-Control"] = "no-cache"
+    return response
+
+
+def newest(timestamps) -> float | None:
+    """Last-Modified of a list: its newest member's, none for an empty list."""
+    return max(timestamps, default=None)
