@@ -15,11 +15,13 @@ UNPHASED = "Unphased"
 UNPHASED_NUMBER = 0
 
 _HEADING_RE = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
-_PHASE_RE = re.compile(r"^Phase[ \t]+(\d+)[ \t]*:[ \t]*(.*)$", re.IGNORECASE)
+# Numbers are bounded to the 4 digits an API task id may have (orchestrator.layout.TASK_ID_RE):
+# a longer one would yield ids no URL can address, and past 4300 digits int() raises.
+_PHASE_RE = re.compile(r"^Phase[ \t]+(\d{1,4})[ \t]*:[ \t]*(.*)$", re.IGNORECASE)
 _FENCE_RE = re.compile(r"^[ \t]*(`{3,}|~{3,})(.*)$")
 _CHECK_RE = re.compile(r"^([ \t]*)[-*+][ \t]+\[([ xX])\](?:[ \t]+(.*))?$")
 # "1.2 text", "1.2. text", "1.2: text", "**1.2** text", "**1.2:** text"
-_ID_RE = re.compile(r"^(\*\*|__)?(\d+\.\d+(?:\.\d+)?)\.?(?:\1)?[:.)]?(?:\1)?(?:[ \t]+(.*))?$")
+_ID_RE = re.compile(r"^(\*\*|__)?(\d{1,4}\.\d{1,4}(?:\.\d{1,4})?)\.?(?:\1)?[:.)]?(?:\1)?(?:[ \t]+(.*))?$")
 # "**VERIFY Phase 1:**" introduces a checklist of acceptance checks for the phase.
 _VERIFY_RE = re.compile(r"^[ \t]{0,3}[*_]*VERIFY\b")
 _LIST_RE = re.compile(r"^[ \t]*(?:[-*+]|\d+[.)])(?:[ \t]|$)")
