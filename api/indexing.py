@@ -8,35 +8,31 @@ and a handful of bulk statements shared with every other changed plan.
 import hashlib
 import logging
 import os
-import re
 import threading
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone as dj_timezone
-from django.utils.dateparse import parse_datetime
 
-from orchestrator.errors import RegistryUnavailable, StatusFileCorrupt
+from orchestrator.clock import parse_iso
+from orchestrator.errors import InvalidName, RegistryUnavailable, StatusFileCorrupt
 from orchestrator.fileio import RACY_NS
 from orchestrator.layout import PLAN_NAME_RE, RepoLayout
-from orchestrator.plans import UNPHASED, read_plan
 from orchestrator.registry import Registry
-from orchestrator.status import TASK_STATUSES, read_status
+from orchestrator.status import TASK_STATUSES
 
 from .models import FindingRecord, OrchestratorRecord, PhaseRecord, PlanRecord, PlanState, TaskRecord
+from .selectors.findings import finding_task_id
+from .selectors.plans import TaskInfo, parse_plan_file, snapshot_from_plan, status_snapshot, task_info
 
 logger = logging.getLogger(__name__)
 
 # Part of every fingerprint: bump it when the records built from the same files change shape,
 # so the next sync rebuilds every plan instead of trusting rows written by older code.
 INDEX_VERSION = "1"
-
-# "1-2-foo.md", "1.2.md", "3-1-1-bar.md" -> the task the finding belongs to.
-_FINDING_TASK_RE = re.compile(r"^(\d+)[.-](\d+)(?:[.-](\d+))?(?![0-9])")
 
 _PLAN_FIELDS = (
     "title", "plan_path", "has_status", "state", "total", "pending", "in_progress", "completed",
@@ -156,20 +152,34 @@ def _write(changed: list[_Built], vanished: list[int], result: SyncResult) -> No
 
 
 def _discover(layout: RepoLayout):
-    """Yield every markdown file that could be a plan, with the fingerprint of all its files."""
-    for archived, base in ((False, layout.plans_dir), (True, layout.archived_plans_dir)):
+    """Yield every markdown file that could be a plan, with the fingerprint of all its files.
+
+    Skipped like the read API skips them: names it could never address, symlinks out of docs/plans.
+    """
+    for archived, base, outputs in ((False, layout.plans_dir, layout.outputs_dir),
+                                    (True, layout.archived_plans_dir, layout.archived_outputs_dir)):
         try:
             entries = sorted(os.scandir(base), key=lambda entry: entry.name)
         except (FileNotFoundError, NotADirectoryError):
             continue
         for entry in entries:
             name = entry.name[:-3]
-            if not entry.name.endswith(".md") or not PLAN_NAME_RE.match(name) or not entry.is_file():
+            if not entry.name.endswith(".md") or not PLAN_NAME_RE.match(name) or ".." in name:
                 continue
-            output = (layout.archived_outputs_dir if archived else layout.outputs_dir) / name
-            plan_path, status_path, findings_dir = Path(entry.path), output / "status.json", output / "findings"
+            plan_path, output = Path(entry.path), outputs / name
+            if entry.is_symlink() and not _inside(plan_path, base):
+                continue
+            status_path, findings_dir = output / "status.json", output / "findings"
             fingerprint = _fingerprint(plan_path, status_path, findings_dir)
             yield _PlanFiles(name, archived, plan_path, status_path, findings_dir, fingerprint)
+
+
+def _inside(path: Path, base: Path) -> bool:
+    try:
+        RepoLayout.contained(path, base)
+    except InvalidName:
+        return False
+    return True
 
 
 def _fingerprint(plan_path: Path, status_path: Path, findings_dir: Path) -> str:
@@ -200,79 +210,60 @@ def _stat(path: Path) -> os.stat_result | None:
 
 
 def _build(files: _PlanFiles, layout: RepoLayout, now: datetime) -> _Built | None:
-    """Read one plan's files into unsaved records; None when the markdown is not a plan."""
-    parsed = read_plan(files.plan_path)
-    if not any(phase.number is not None for phase in parsed.phases):
+    """Read one plan's files into unsaved records, the way the read API reads them; None if not a plan."""
+    parsed = parse_plan_file(files.plan_path)
+    if parsed is None:
         return None
-    snapshot = read_status(files.status_path)
-    status = snapshot.data if snapshot is not None else {}
+    outputs = layout.archived_outputs_dir if files.archived else layout.outputs_dir
+    if not (_inside(files.status_path, outputs) and _inside(files.findings_dir, outputs)):
+        raise StatusFileCorrupt("Its outputs lie outside docs/plan-outputs (a symlink) and are not read.")
+    snapshot = status_snapshot(files.status_path)
+    derived = snapshot or snapshot_from_plan(parsed, files.plan_path)
     planned = {task.id: task for task in parsed.tasks}
-    if snapshot is not None:
-        tasks = [_task_from_status(raw, planned) for raw in snapshot.tasks if isinstance(raw, dict)]
-    else:
-        tasks = [_task_from_plan(task) for task in parsed.tasks]
-    for position, task in enumerate(tasks):
-        task.position = position
-    counts = _counts(task.status for task in tasks)
-    phases = _phases(tasks)
-    plan_mtime = os.stat(files.plan_path).st_mtime
+    tasks = [_task(position, raw, task_info(raw, planned)) for position, raw in enumerate(derived.tasks)]
+    phases = [PhaseRecord(position=position, title=raw["phase"], progress_percent=raw["progress_percent"],
+                          **_counts(raw)) for position, raw in enumerate(derived.phases)]
+    data, counts = derived.data, derived.counts
+    first_open_phase = next((raw["phase"] for raw in derived.phases if raw["progress_percent"] < 100), "")
+    modified = max(os.stat(files.plan_path).st_mtime, snapshot.mtime if snapshot else 0.0)
     plan = PlanRecord(
         name=files.name,
         archived=files.archived,
-        title=parsed.title or str(status.get("planName") or "") or files.name,
+        title=parsed.title or str(data.get("planName") or "") or files.name,
         plan_path=layout.relative(files.plan_path),
         has_status=snapshot is not None,
         state=_state(counts),
-        current_phase=str(status.get("currentPhase") or _first_open_phase(phases)),
-        created_at=_when(status.get("createdAt")),
-        last_updated_at=_when(status.get("lastUpdatedAt"))
-        or _from_timestamp(max(plan_mtime, snapshot.mtime if snapshot else 0)),
+        current_phase=str(data.get("currentPhase") or "") or first_open_phase,
+        created_at=parse_iso(data.get("createdAt")),
+        last_updated_at=parse_iso(data.get("lastUpdatedAt")) or _from_timestamp(modified),
         fingerprint=files.fingerprint,
         synced_at=now,
-        **counts,
+        progress_percent=derived.progress_percent,
+        **_counts(counts),
     )
     return _Built(plan, phases, tasks, _findings(files.findings_dir))
 
 
-def _task_from_status(raw: dict, planned: dict) -> TaskRecord:
-    task_id = str(raw.get("id", ""))
-    plan_task = planned.get(task_id)
-    status = raw.get("status")
+def _task(position: int, raw: dict, info: TaskInfo) -> TaskRecord:
+    duration = raw.get("duration")
     return TaskRecord(
-        task_id=task_id,
-        phase=str(raw.get("phase") or (plan_task.phase if plan_task else UNPHASED)),
-        description=str(raw.get("description") or raw.get("title") or (plan_task.description if plan_task else "")),
-        status=status if status in TASK_STATUSES else TaskRecord.Status.PENDING,
-        started_at=_when(raw.get("startedAt")),
-        completed_at=_when(raw.get("completedAt")),
-        duration_ms=raw["duration"] if isinstance(raw.get("duration"), (int, float)) else None,
-        retry_count=raw["retryCount"] if isinstance(raw.get("retryCount"), int) and raw["retryCount"] > 0 else 0,
-        error=str(raw.get("error") or ""),
-        skip_reason=str(raw.get("skipReason") or ""),
+        position=position,
+        task_id=info.id,
+        phase=info.phase,
+        description=info.description,
+        status=info.status,
+        started_at=info.started_at,
+        completed_at=info.completed_at,
+        duration_ms=duration if isinstance(duration, (int, float)) and not isinstance(duration, bool) else None,
+        retry_count=info.retry_count,
+        error=info.last_error or "",
+        skip_reason=info.skip_reason or "",
         notes=str(raw.get("notes") or ""),
     )
 
 
-def _task_from_plan(task) -> TaskRecord:
-    """A plan without a status file: checked boxes count as done, as init_status would record them."""
-    status = TaskRecord.Status.COMPLETED if task.checked else TaskRecord.Status.PENDING
-    return TaskRecord(task_id=task.id, phase=task.phase, description=task.description, status=status)
-
-
-def _counts(statuses) -> dict:
-    tally = Counter(statuses)
-    total = sum(tally.values())
-    counts = {status: tally.get(status, 0) for status in TASK_STATUSES}
-    done = counts["completed"] + counts["skipped"]
-    return {"total": total, **counts, "progress_percent": round(100.0 * done / total, 1) if total else 0.0}
-
-
-def _phases(tasks: list[TaskRecord]) -> list[PhaseRecord]:
-    by_title: dict[str, list[str]] = {}
-    for task in tasks:
-        by_title.setdefault(task.phase, []).append(task.status)
-    return [PhaseRecord(position=position, title=title, **_counts(statuses))
-            for position, (title, statuses) in enumerate(by_title.items())]
+def _counts(counts: dict) -> dict:
+    return {key: counts[key] for key in ("total", *TASK_STATUSES)}
 
 
 def _state(counts: dict) -> str:
@@ -281,10 +272,6 @@ def _state(counts: dict) -> str:
     if counts["pending"] == counts["total"]:
         return PlanState.NOT_STARTED
     return PlanState.IN_PROGRESS
-
-
-def _first_open_phase(phases: list[PhaseRecord]) -> str:
-    return next((phase.title for phase in phases if phase.progress_percent < 100), "")
 
 
 def _findings(directory: Path) -> list[FindingRecord]:
@@ -299,28 +286,14 @@ def _findings(directory: Path) -> list[FindingRecord]:
         with open(entry.path, "rb") as handle:
             data = handle.read()
             st = os.fstat(handle.fileno())
-        match = _FINDING_TASK_RE.match(entry.name)
         findings.append(FindingRecord(
             filename=entry.name,
-            task_id=".".join(part for part in match.groups() if part) if match else "",
+            task_id=finding_task_id(entry.name) or "",
             content=data.decode("utf-8", errors="replace"),
             size=st.st_size,
             modified_at=_from_timestamp(st.st_mtime),
         ))
     return findings
-
-
-def _when(value) -> datetime | None:
-    """An ISO-8601 timestamp from a status file; naive ones are UTC, malformed ones are dropped."""
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = parse_datetime(value)
-    except ValueError:
-        return None
-    if parsed is None:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
 def _from_timestamp(timestamp: float) -> datetime:

@@ -193,3 +193,19 @@ def test_status_task_missing_a_description_takes_it_from_the_plan(repo):
     sync(repo)
 
     assert TaskRecord.objects.get(task_id="1.1").description == "Create the project skeleton"
+
+
+def test_symlinks_out_of_the_plan_directories_are_not_read(repo, tmp_path_factory):
+    outside = tmp_path_factory.mktemp("outside")
+    (outside / "secret.md").write_text("# Secret\n\n## Phase 1: X\n\n- [ ] 1.1 hidden\n")
+    repo.plan("alpha")
+    (repo.layout.plans_dir / "leak.md").symlink_to(outside / "secret.md")
+    repo.plan("beta")
+    (outside / "status.json").write_text('{"tasks": []}')
+    repo.layout.outputs_dir.mkdir(parents=True, exist_ok=True)
+    (repo.layout.outputs_dir / "beta").symlink_to(outside)
+
+    result = sync(repo)
+
+    assert list(PlanRecord.objects.values_list("name", flat=True)) == ["alpha"]
+    assert len(result.errors) == 1 and "outside docs/plan-outputs" in result.errors[0]
