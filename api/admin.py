@@ -236,8 +236,8 @@ class OrchestratorRecordAdmin(SyncedIndexAdmin):
 
     @admin.display(description="Plan", ordering="plan_path")
     def plan(self, obj):
-        archived = "/archive/" in obj.plan_path
-        record = PlanRecord.objects.filter(name=Path(obj.plan_path).stem, archived=archived).first()
+        path = Path(obj.plan_path)
+        record = PlanRecord.objects.filter(name=path.stem, archived=path.parent.name == "archive").first()
         if record is None:
             return obj.plan_path
         url = reverse("admin:api_planrecord_change", args=[record.pk])
