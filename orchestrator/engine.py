@@ -111,6 +111,11 @@ class Engine:
     def state(self) -> str:
         return self._state
 
+    @property
+    def end_reason(self) -> str:
+        """Why the last run stopped ("plan complete", "shutdown requested" ...); empty before that."""
+        return self._end_reason
+
     def request_pause(self) -> str:
         with self._lock:
             if self._state in ("stopping", "stopped", "crashed"):

@@ -5,6 +5,7 @@ import signal
 import threading
 from typing import Callable
 
+from .clock import iso_now
 from .errors import OrchestratorError
 from .ipc import IPCServer
 from .registry import Instance, Registry
@@ -68,9 +69,9 @@ class Presence:
         self._started = True
 
     def set_status(self, status: str) -> None:
-        """running | stopping | stopped | crashed, as other tools read it from the registry."""
+        """running | stopping | stopped | crashed, as other tools read it; also a sign of life."""
         try:
-            self.registry.update(self.instance.id, status=status)
+            self.registry.update(self.instance.id, status=status, last_heartbeat=iso_now(self.registry.clock))
         except (OrchestratorError, OSError) as exc:
             logger.warning("Could not mark %s %s in the registry: %s", self.instance.id, status, exc)
 
