@@ -81,11 +81,16 @@ class EventBridge:
             self._layer = get_channel_layer()
         self._wake = asyncio.Event()
         self.sync(initial=True)
-        tasks = [asyncio.ensure_future(c) for c in (self._watch(stop), self._tick(stop), self._publish_loop())]
+        tasks = [asyncio.ensure_future(c) for c in (self._watch(stop), self._tick(stop), self._publish_loop(stop))]
         try:
             await stop.wait()
         finally:
-            for task in tasks:
+            # The loops end by themselves once `stop` is set (cancelling awatch mid-poll can hang
+            # on its worker thread); cancellation is only the fallback.
+            stop.set()
+            self._wake.set()
+            _, pending = await asyncio.wait(tasks, timeout=5)
+            for task in pending:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             for tracked in [*self.tracked.values(), *self._retired]:
@@ -188,7 +193,10 @@ class EventBridge:
         claude = self.layout.registry_path.parent
         while not stop.is_set():
             if not claude.is_dir():
-                await asyncio.sleep(self.poll_interval)
+                try:
+                    await asyncio.wait_for(stop.wait(), self.poll_interval)
+                except asyncio.TimeoutError:
+                    pass
                 continue
             try:
                 async for changes in awatch(claude, stop_event=stop, step=STEP_MS, debounce=DEBOUNCE_MS,
@@ -206,12 +214,14 @@ class EventBridge:
     async def _tick(self, stop: asyncio.Event) -> None:
         """Staleness and crashes change nothing on disk: look every poll_interval."""
         while not stop.is_set():
-            await asyncio.sleep(self.poll_interval)
-            self.sync()
+            try:
+                await asyncio.wait_for(stop.wait(), self.poll_interval)
+            except asyncio.TimeoutError:
+                self.sync()
 
-    async def _publish_loop(self) -> None:
+    async def _publish_loop(self, stop: asyncio.Event) -> None:
         """The only task that reads journals and sends, so each instance's events leave in order."""
-        while True:
+        while not stop.is_set():
             await self._wake.wait()
             self._wake.clear()
             for tracked in list(self.tracked.values()):
