@@ -3,6 +3,7 @@
 from django.urls import re_path
 from rest_framework.routers import SimpleRouter
 
+from .views.audit import AuditViewSet
 from .views.health import HealthView
 from .views.orchestrators import OrchestratorViewSet
 from .views.plans import PlanViewSet
@@ -12,6 +13,7 @@ router = SimpleRouter()
 router.trailing_slash = "/?"
 router.register("api/orchestrators", OrchestratorViewSet, basename="orchestrator")
 router.register("api/plans", PlanViewSet, basename="plan")
+router.register("api/audit", AuditViewSet, basename="audit")
 
 urlpatterns = [
     re_path(r"^health/?$", HealthView.as_view(), name="health"),

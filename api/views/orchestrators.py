@@ -9,6 +9,7 @@ from api.selectors.orchestrators import orchestrator_get, orchestrator_list, orc
 from api.serializers.errors import BAD_NAME, NOT_FOUND, UNAVAILABLE
 from api.serializers.orchestrators import OrchestratorSerializer, OrchestratorStatusSerializer
 
+from .commands import OrchestratorCommandsMixin
 from .docs import INSTANCE_ID
 from .reads import fresh_read, repo_layout
 
@@ -24,8 +25,11 @@ _ERRORS = {400: BAD_NAME, 404: NOT_FOUND, 503: UNAVAILABLE}
                            responses={200: OrchestratorSerializer, **_ERRORS}),
 )
 @extend_schema(tags=["Orchestrators"])
-class OrchestratorViewSet(ViewSet):
-    """Registered orchestrator instances. Answers depend on the clock and live pids, so they are never reused."""
+class OrchestratorViewSet(OrchestratorCommandsMixin, ViewSet):
+    """Registered orchestrator instances. Answers depend on the clock and live pids, so they are never reused.
+
+    The commands (pause, resume, shutdown, skip-task, retry-task) come from OrchestratorCommandsMixin.
+    """
 
     lookup_field = "id"
     lookup_value_regex = "[^/]+"

@@ -17,6 +17,7 @@ from api.serializers.plans import (
     TaskListQuerySerializer,
 )
 
+from .commands import PlanTaskCommandsMixin
 from .docs import CONDITIONAL, PLAN_ERRORS, PLAN_NAME, TASK_ID
 from .reads import cached_read, newest, repo_layout
 
@@ -38,8 +39,11 @@ def _query(serializer_class, request) -> dict:
                            parameters=[PLAN_NAME], responses={200: PlanDetailSerializer, **PLAN_ERRORS}),
 )
 @extend_schema(tags=["Plans"])
-class PlanViewSet(ViewSet):
-    """Plans by file name: an active plan first, then an archived one of the same name."""
+class PlanViewSet(PlanTaskCommandsMixin, ViewSet):
+    """Plans by file name: an active plan first, then an archived one of the same name.
+
+    Skip and retry of a task (tasks/{task_id}/skip|retry) come from PlanTaskCommandsMixin.
+    """
 
     lookup_field = "name"
     lookup_value_regex = "[^/]+"  # dots and other odd names reach validation and get a 400, not a 404

@@ -1,0 +1,90 @@
+"""Skip and retry a plan's tasks in status.json, under the same per-file lock as the engine, so no update is lost."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from api.selectors.plans import PlanFiles, plan_files, plan_locate
+from orchestrator.clock import iso_now
+from orchestrator.errors import PlanNotFound
+from orchestrator.layout import RepoLayout, check_instance_id, check_plan_name, check_task_id
+from orchestrator.plans import read_plan
+from orchestrator.registry import Registry
+from orchestrator.status import StatusSnapshot, init_status, update_status
+from orchestrator.tasks import retry_task, skip_task
+
+
+@dataclass(frozen=True)
+class TaskChange:
+    plan_name: str
+    task: dict
+    # The status file as written, so the response can carry its new ETag for the next If-Match.
+    snapshot: StatusSnapshot
+
+
+def task_skip(
+    *,
+    layout: RepoLayout,
+    task_id: str,
+    reason: str,
+    plan_name: str | None = None,
+    instance_id: str | None = None,
+    if_match: str | None = None,
+) -> TaskChange:
+    """pending|failed -> skipped with `skipReason`; the engine then moves past it."""
+    return _change(
+        layout=layout,
+        task_id=task_id,
+        plan_name=plan_name,
+        instance_id=instance_id,
+        if_match=if_match,
+        transition=lambda data, now: skip_task(data, task_id, reason=reason, now=now),
+    )
+
+
+def task_retry(
+    *,
+    layout: RepoLayout,
+    task_id: str,
+    plan_name: str | None = None,
+    instance_id: str | None = None,
+    if_match: str | None = None,
+) -> TaskChange:
+    """failed|skipped -> pending, error cleared, `retryCount` + 1; the engine picks it up again."""
+    return _change(
+        layout=layout,
+        task_id=task_id,
+        plan_name=plan_name,
+        instance_id=instance_id,
+        if_match=if_match,
+        transition=lambda data, now: retry_task(data, task_id, now=now),
+    )
+
+
+def _change(*, layout, task_id, plan_name, instance_id, if_match, transition) -> TaskChange:
+    check_task_id(task_id)
+    if (plan_name is None) == (instance_id is None):
+        raise TypeError("Name exactly one of plan_name and instance_id.")
+    files = _instance_plan(layout, instance_id) if instance_id is not None else plan_locate(layout=layout,
+                                                                                           name=plan_name)
+    _ensure_status(layout, files)
+    # Copied inside the lock: the written dict is shared with cached readers.
+    task, snapshot = update_status(files.status_path, lambda data: dict(transition(data, iso_now())),
+                                   if_match=if_match)
+    return TaskChange(plan_name=files.name, task=task, snapshot=snapshot)
+
+
+def _instance_plan(layout: RepoLayout, instance_id: str) -> PlanFiles:
+    """The plan an orchestrator runs, located as the status endpoints locate it (so ETags agree);
+    its status file is the repository's, even when the agent edits a worktree."""
+    instance = Registry(layout.registry_path).get(check_instance_id(instance_id))
+    path = Path(instance.plan_path)
+    return plan_files(layout, check_plan_name(path.stem), path.parent.name == "archive")
+
+
+def _ensure_status(layout: RepoLayout, files: PlanFiles) -> None:
+    """A plan never run has no status file yet: create it from the plan (checked items completed)."""
+    if files.status_path.exists():
+        return
+    if not files.plan_path.is_file():
+        raise PlanNotFound(f"No plan named {files.name!r}.", name=files.name)
+    init_status(files.status_path, plan=read_plan(files.plan_path), plan_path=layout.relative(files.plan_path))

@@ -1,0 +1,183 @@
+"""OpenAPI descriptions of the command endpoints: bodies, headers, every error code with an example."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+
+from api.serializers.commands import CommandAckSerializer, TaskChangeSerializer
+from api.serializers.errors import ErrorSerializer
+
+from .docs import INSTANCE_ID, PLAN_NAME, TASK_ID
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="Optional, 1-200 visible ASCII characters. A repeat with the same key (same user, same path) "
+    "gets the first answer back, marked `Idempotent-Replayed: true`, and runs nothing again; the same key "
+    "with a different body is refused with 422. Keys expire after 24 hours.",
+)
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="Optional version of status.json the client last saw: `status_etag` of GET "
+    "/api/plans/{name}/status, or the `status_etag` (also the ETag header) of the previous skip or retry. "
+    "412 if the file changed since; `*` matches any version.",
+)
+
+
+def _error(status: int, code: str, message: str, description: str, details: dict | None = None) -> OpenApiResponse:
+    return OpenApiResponse(
+        response=ErrorSerializer,
+        description=description,
+        examples=[
+            OpenApiExample(
+                code,
+                value={"error": {"code": code, "message": message, "details": details or {}}},
+                status_codes=[str(status)],
+                response_only=True,
+            )
+        ],
+    )
+
+
+COMMON_ERRORS = {
+    401: _error(401, "not_authenticated", "Authentication credentials were not provided.",
+                "No credentials: send `Authorization: Token <key>` or log in (session + CSRF token)."),
+    403: _error(403, "permission_denied", "You need the 'control orchestrator' permission to send commands.",
+                "Authenticated without the `api.control_orchestrator` permission, or a session POST "
+                "without a CSRF token."),
+    409: _error(409, "idempotency_key_in_progress",
+                "A request with this Idempotency-Key is still being processed; retry shortly.",
+                "Wrong state for this command (see the examples), or a request with the same "
+                "Idempotency-Key is still running."),
+    422: _error(422, "idempotency_key_reused",
+                "This Idempotency-Key was already used for a different request body on this path; "
+                "use a new key for a new command.",
+                "The Idempotency-Key was used before with a different body."),
+}
+
+UNAVAILABLE = _error(
+    503, "orchestrator_unavailable", "Orchestrator at /tmp/orchestrator-orch-1.sock did not answer within 2 s.",
+    "The process is gone, its socket refuses or does not answer within ORCHESTRATOR_IPC_TIMEOUT "
+    "(Retry-After: 1).", {"reason": "did not answer within 2 s"},
+)
+
+
+def ack_command_schema(command: str, *, request=None):
+    """pause, resume, shutdown: answered by the orchestrator itself over IPC."""
+    state_errors = {
+        "pause": "Cannot pause: the orchestrator is stopping.",
+        "resume": "Cannot resume: the orchestrator is running, not paused.",
+        "shutdown": "Cannot shut down: the orchestrator is stopped.",
+    }
+    return extend_schema(
+        tags=["Commands"],
+        summary=f"{command.capitalize()} an orchestrator",
+        description={
+            "pause": "Pause between tasks: the task that is running finishes, then nothing new starts.",
+            "resume": "Continue a paused orchestrator.",
+            "shutdown": "Stop after the current task, or with `force` kill the agent now.",
+        }[command] + " Needs the `api.control_orchestrator` permission; every call is audited.",
+        request=request,
+        parameters=[INSTANCE_ID, IDEMPOTENCY_KEY],
+        responses={
+            200: OpenApiResponse(
+                CommandAckSerializer,
+                description="The orchestrator's acknowledgement and its state after the command.",
+                examples=[OpenApiExample(
+                    "ack",
+                    value={"ack": True, "instance_id": "orch-1732451234567", "command": command,
+                           "message": {"pause": "Paused.", "resume": "Resumed.", "shutdown": "Stopping."}[command],
+                           "state": {"pause": "paused", "resume": "running", "shutdown": "stopping"}[command]},
+                    response_only=True,
+                )],
+            ),
+            400: _error(400, "invalid_name", "Malformed instance id: '..'.", "Malformed id or body."),
+            **COMMON_ERRORS,
+            404: _error(404, "instance_not_found", "No instance orch-1 in the registry.",
+                        "No such instance in the registry."),
+            409: _error(409, "invalid_orchestrator_state", state_errors[command],
+                        "The orchestrator's state forbids the command (or the Idempotency-Key is in use).",
+                        {"state": "stopping"}),
+            503: UNAVAILABLE,
+        },
+    )
+
+
+def _task_responses(verb: str) -> dict:
+    state_error = {
+        "skip": "Cannot skip task 1.2: it is completed.",
+        "retry": "Cannot retry task 1.2: it is pending.",
+    }[verb]
+    return {
+        200: OpenApiResponse(
+            TaskChangeSerializer,
+            description="The task as written into status.json; the ETag header carries the file's new ETag.",
+            examples=[OpenApiExample(
+                verb,
+                value={
+                    "plan_name": "alpha",
+                    "task": ({"id": "1.2", "phase": "Phase 1: Setup", "description": "Add settings",
+                              "status": "skipped", "skipReason": "Not needed here.",
+                              "completedAt": "2025-01-02T03:04:05.000Z"}
+                             if verb == "skip" else
+                             {"id": "1.2", "phase": "Phase 1: Setup", "description": "Add settings",
+                              "status": "pending", "retryCount": 1, "lastError": "agent failed"}),
+                    "summary": {"totalTasks": 4, "completed": 1, "pending": 2, "failed": 0,
+                                "skipped": 1 if verb == "skip" else 0, "in_progress": 0},
+                    "status_etag": '"803-1a2b-17f0c2d3e4f5a6b7-4d2-9c1e0f3a"',
+                },
+                response_only=True,
+            )],
+        ),
+        400: _error(400, "invalid_name", "Malformed task id: '1.x' (expected N.M or N.M.K).",
+                    "Malformed task id, plan name or body.", {"field": "task_id"}),
+        **COMMON_ERRORS,
+        404: _error(404, "task_not_found", "No task 9.9 in this plan.",
+                    "Unknown instance, plan or task.", {"task_id": "9.9"}),
+        409: _error(409, "invalid_task_state", state_error,
+                    f"The task's state does not allow {verb} (or the Idempotency-Key is in use).",
+                    {"task_id": "1.2", "status": "completed" if verb == "skip" else "pending",
+                     "allowed": ["pending", "failed"] if verb == "skip" else ["failed", "skipped"]}),
+        412: _error(412, "precondition_failed", "The status file changed since it was read.",
+                    "If-Match does not match the status file's current ETag.",
+                    {"etag": '"803-1a2b-17f0c2d3e4f5a6c0-4d9-11aa22bb"'}),
+        503: _error(503, "lock_timeout", "Could not lock status.json.lock within 10 s.",
+                    "The status file is locked too long, unreadable, or the registry is corrupt (Retry-After: 1)."),
+    }
+
+
+_TASK_DESCRIPTIONS = {
+    "skip": "Mark a pending or failed task skipped (records `skipReason`); the orchestrator moves past it.",
+    "retry": "Reset a failed or skipped task to pending, clear its error and count the retry (`retryCount`).",
+}
+_WRITE_NOTE = (
+    " Written into status.json under the same lock as the orchestrator, atomically. Needs the "
+    "`api.control_orchestrator` permission; every call is audited."
+)
+
+
+def orchestrator_task_command_schema(verb: str, *, request):
+    """skip-task, retry-task on the plan an orchestrator runs."""
+    return extend_schema(
+        tags=["Commands"],
+        summary=f"{verb.capitalize()} a task of an orchestrator's plan",
+        description=_TASK_DESCRIPTIONS[verb] + _WRITE_NOTE,
+        request=request,
+        parameters=[INSTANCE_ID, IDEMPOTENCY_KEY, IF_MATCH],
+        responses=_task_responses(verb),
+    )
+
+
+def plan_task_command_schema(verb: str, *, request=None):
+    """skip, retry on a plan by name, whether an orchestrator runs it or not."""
+    return extend_schema(
+        tags=["Commands"],
+        summary=f"{verb.capitalize()} a task of a plan",
+        description=_TASK_DESCRIPTIONS[verb] + " A plan never run gets its status file created first."
+        + _WRITE_NOTE,
+        request=request,
+        parameters=[PLAN_NAME, TASK_ID, IDEMPOTENCY_KEY, IF_MATCH],
+        responses=_task_responses(verb),
+    )

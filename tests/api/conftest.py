@@ -1,0 +1,98 @@
+"""Fixtures of the control API tests: users by permission, token clients, scripted orchestrators on real sockets."""
+
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from orchestrator.ipc import IPCServer
+
+
+@pytest.fixture
+def repo_root(repo, settings):
+    """The fixture repository, served by the API; IPC deadlines short so failure tests stay fast."""
+    settings.ORCHESTRATOR = {**settings.ORCHESTRATOR, "REPO_ROOT": str(repo.root), "IPC_TIMEOUT": 0.5}
+    return repo
+
+
+def make_user(username: str, *, control: bool = False, staff: bool = False):
+    user = get_user_model().objects.create_user(username, password=f"pw-{username}-123", is_staff=staff)
+    if control:
+        user.user_permissions.add(Permission.objects.get(content_type__app_label="api",
+                                                         codename="control_orchestrator"))
+    return user
+
+
+def token_client(user) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+    return client
+
+
+@pytest.fixture
+def controller(db):
+    """A staff user with the control permission, as create_local_user makes one."""
+    return make_user("controller", control=True, staff=True)
+
+
+@pytest.fixture
+def control_client(controller) -> APIClient:
+    return token_client(controller)
+
+
+@pytest.fixture
+def socket_dir():
+    """Unix socket paths are limited to ~100 bytes, so sockets live in a short /tmp directory."""
+    path = tempfile.mkdtemp(prefix="oc-", dir="/tmp")
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+class ScriptedOrchestrator:
+    """A real IPC server whose handler plays an orchestrator's state machine and records every command."""
+
+    def __init__(self, socket_path: str, *, state: str = "running", delay: float = 0.0):
+        self.state = state
+        self.delay = delay
+        self.commands: list[tuple[str, dict]] = []
+        self.server = IPCServer(socket_path, self.handle)
+        self._lock = threading.Lock()
+
+    def handle(self, command: str, payload: dict) -> dict:
+        if self.delay:
+            threading.Event().wait(self.delay)
+        with self._lock:
+            self.commands.append((command, payload))
+            allowed = {"pause": ("running", "paused"), "resume": ("paused",), "shutdown": ("running", "paused")}
+            if command in allowed and self.state not in allowed[command]:
+                return {"error": f"Cannot {command}: the orchestrator is {self.state}.",
+                        "code": "invalid_orchestrator_state", "state": self.state}
+            self.state = {"pause": "paused", "resume": "running", "shutdown": "stopping"}.get(command, self.state)
+            return {"ack": True, "message": f"{command} done.", "state": self.state}
+
+
+@pytest.fixture
+def orchestrator(repo_root, socket_dir):
+    """A registered, live (this test process's pid) orchestrator of plan alpha behind a scripted IPC server."""
+    repo_root.plan("alpha")
+    repo_root.status("alpha")
+    scripted = ScriptedOrchestrator(os.path.join(socket_dir, "o.sock"))
+    scripted.server.start()
+    repo_root.registry([repo_root.instance(id="orch-1", socket_path=scripted.server.socket_path)])
+    yield scripted
+    scripted.server.stop()
+
+
+@pytest.fixture
+def dead_pid() -> int:
+    """The pid of a process that has exited and been reaped."""
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process.pid
