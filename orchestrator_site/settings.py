@@ -161,10 +161,14 @@ if REDIS_URL:
                 "hosts": [REDIS_URL],
                 # channels-redis drops group_send messages silently once a channel holds
                 # `capacity` messages; consumers drain their channel into a bounded queue
-                # of their own, so the layer's buffer only has to absorb short bursts.
+                # of their own (realtime.outbox), so the layer's buffer only has to absorb
+                # bursts while a server is busy; a loss shows as an id jump that consumers
+                # fill from the journal (realtime.stream).
                 "capacity": 1000,
-                # Memberships of consumers whose disconnect never ran expire after this.
-                "group_expiry": 3600,
+                # Members older than this are dropped, live or not: consumers renew theirs
+                # on every heartbeat (WS_HEARTBEAT_S, 30 s), so a short expiry costs nothing
+                # and the memberships of a crashed server stop receiving copies in 5 min.
+                "group_expiry": 300,
             },
         }
     }
@@ -172,7 +176,7 @@ else:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels.layers.InMemoryChannelLayer",
-            "CONFIG": {"capacity": 1000, "group_expiry": 3600},
+            "CONFIG": {"capacity": 1000, "group_expiry": 300},
         }
     }
 

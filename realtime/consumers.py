@@ -14,7 +14,7 @@ from .auth import TOKEN_SUBPROTOCOL_PREFIX
 from .embedded import ensure_bridge
 from .groups import ALL_GROUP, instance_group
 from .journals import open_journal
-from .session import Heartbeat, run_stream, start_tasks, stop_tasks
+from .session import Heartbeat, rejoin, run_stream, start_tasks, stop_tasks
 from .stream import ACTIVITY_TYPES, EventStream, parse_since
 
 logger = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
         await ensure_bridge()
         self.heartbeat = Heartbeat(conf.ws_heartbeat_s)
         since = parse_since(self._query("since"))
-        self.tasks = start_tasks(self.serve(since), self.heartbeat.run(self.stream, self.on_stale))
+        self.tasks = start_tasks(self.serve(since), self.heartbeat.run(self.stream, self.on_stale, self.rejoin))
 
     async def serve(self, since: int | None):
         try:
@@ -81,6 +81,9 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
 
     async def snapshot(self, cursor: int | None) -> dict:
         return await snapshots.snapshot_frame(self.instance_id, cursor)
+
+    async def rejoin(self):
+        await rejoin(self.channel_layer, self.joined, self.channel_name)
 
     async def on_stale(self):
         await self.close(code=access.CLOSE_STALE)

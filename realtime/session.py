@@ -30,13 +30,26 @@ class Heartbeat:
     def seen(self) -> None:
         self.last_seen = self._clock()
 
-    async def run(self, stream: EventStream, on_stale: Callable[[], Awaitable[None]] | None) -> None:
+    async def run(self, stream: EventStream, on_stale: Callable[[], Awaitable[None]] | None,
+                  on_beat: Callable[[], Awaitable[None]] | None = None) -> None:
         while True:
             await asyncio.sleep(self.interval)
             if on_stale is not None and self._clock() - self.last_seen > 2 * self.interval:
                 await on_stale()
                 return
             stream.outbox.put_control(control_frame("ping", stream.instance_id, {"interval": self.interval}))
+            if on_beat is not None:
+                await on_beat()
+
+
+async def rejoin(layer, groups: list[str], channel: str) -> None:
+    """Renew group memberships: channels-redis drops members older than `group_expiry`, which
+    is kept short so that memberships of crashed servers stop costing sends (settings.py)."""
+    for group in groups:
+        try:
+            await layer.group_add(group, channel)
+        except Exception:
+            logger.warning("Could not renew membership of %s", group, exc_info=True)
 
 
 async def run_stream(stream: EventStream, *, since: int | None, snapshot: Callable[[int | None], Awaitable[dict]],

@@ -28,7 +28,7 @@ from .embedded import ensure_bridge
 from .auth import user_for_token
 from .groups import instance_group
 from .journals import open_journal
-from .session import start_tasks, stop_tasks
+from .session import rejoin, start_tasks, stop_tasks
 from .stream import EventStream, control_frame, parse_since
 
 logger = logging.getLogger(__name__)
@@ -107,15 +107,16 @@ async def _receive(stream: EventStream, layer, channel: str) -> None:
             stream.offer(message["event"])
 
 
-async def _ping(stream: EventStream, interval: float) -> None:
+async def _ping(stream: EventStream, interval: float, layer, channel: str) -> None:
     # No pong over SSE: a dead client shows up as a failed write, which ends the response.
     while True:
         await asyncio.sleep(interval)
         stream.outbox.put_control(control_frame("ping", stream.instance_id, {}))
+        await rejoin(layer, [instance_group(stream.instance_id)], channel)
 
 
 async def _body(stream: EventStream, layer, channel: str, since: int | None, heartbeat_s: float):
-    tasks = start_tasks(_receive(stream, layer, channel), _ping(stream, heartbeat_s))
+    tasks = start_tasks(_receive(stream, layer, channel), _ping(stream, heartbeat_s, layer, channel))
     try:
         yield f"retry: {RETRY_MS}\n\n".encode()
         opening = await stream.open(since)
