@@ -1,0 +1,74 @@
+/**
+ * A tiny tour of the typed client: list plans, read one plan's status, follow an orchestrator's
+ * events. Compiled (not run) by tests/api/test_api_types.py, so it breaks when the API changes.
+ */
+import { ApiError, createClient } from "./client";
+import { eventSocketProtocols, isEventOf, parseFrame, type StreamFrame } from "./events";
+
+const baseUrl = "http://127.0.0.1:8000";
+const token = "<token printed by `python manage.py create_local_user`>";
+
+export async function showPlans(): Promise<void> {
+  const api = createClient({ baseUrl, token });
+
+  const plans = await api.get("/api/plans", { query: { archived: false } });
+  for (const plan of plans) {
+    console.log(`${plan.name}: ${plan.progress_percent}% (${plan.completed_tasks}/${plan.total_tasks})`);
+  }
+
+  try {
+    const status = await api.get("/api/plans/{name}/status", { params: { name: "my-plan" } });
+    const failed = status.tasks.filter((task) => task.status === "failed");
+    console.log(`${status.title}: ${failed.length} failed`, failed.map((task) => task.last_error));
+  } catch (error) {
+    if (error instanceof ApiError && error.code === "plan_not_found") console.log("no such plan");
+    else throw error;
+  }
+}
+
+/** Retry every failed task of a plan; If-Match makes each write refuse (412) if someone changed the file meanwhile. */
+export async function retryFailed(plan: string): Promise<void> {
+  const api = createClient({ baseUrl, token });
+  const status = await api.get("/api/plans/{name}/status", { params: { name: plan } });
+  let etag = status.status_etag ?? "*";
+  for (const task of status.tasks.filter((t) => t.status === "failed")) {
+    const change = await api.post("/api/plans/{name}/tasks/{task_id}/retry", {
+      params: { name: plan, task_id: task.id },
+      headers: { "If-Match": etag, "Idempotency-Key": crypto.randomUUID() },
+    });
+    etag = change.status_etag;
+  }
+}
+
+/** Pause an orchestrator; an instance that does not answer is a 503 with code orchestrator_unavailable. */
+export async function pause(instanceId: string): Promise<string> {
+  const api = createClient({ baseUrl, token });
+  try {
+    const ack = await api.post("/api/orchestrators/{id}/pause", { params: { id: instanceId } });
+    return ack.message;
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 503) return `unreachable: ${error.message}`;
+    throw error;
+  }
+}
+
+/** Follow one instance over WebSocket, resuming after the last event id seen. */
+export function followEvents(instanceId: string, onFrame: (frame: StreamFrame) => void, since?: number): WebSocket {
+  const url = `${baseUrl.replace(/^http/, "ws")}/api/orchestrators/${encodeURIComponent(instanceId)}/events`;
+  const socket = new WebSocket(since === undefined ? url : `${url}?since=${since}`, eventSocketProtocols(token));
+  socket.onmessage = (message: MessageEvent<string>) => {
+    const frame = parseFrame(message.data);
+    if (frame.type === "ping") socket.send(JSON.stringify({ type: "pong" }));
+    if (isEventOf(frame, "task_changed")) console.log(`${frame.data.task_id}: ${frame.data.new_status}`);
+    onFrame(frame);
+  };
+  return socket;
+}
+
+/** The same frames over Server-Sent Events; EventSource resumes with Last-Event-ID by itself. */
+export function followEventsSse(instanceId: string, onFrame: (frame: StreamFrame) => void): EventSource {
+  const url = `${baseUrl}/api/orchestrators/${encodeURIComponent(instanceId)}/events-sse?token=${token}`;
+  const source = new EventSource(url);
+  source.onmessage = (message: MessageEvent<string>) => onFrame(parseFrame(message.data));
+  return source;
+}
