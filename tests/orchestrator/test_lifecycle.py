@@ -1,0 +1,75 @@
+"""An instance's registry entry, heartbeat, IPC socket and signal handling."""
+
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from orchestrator.ipc import send_command
+from orchestrator.lifecycle import Heartbeat, Presence, install_shutdown_signals
+from orchestrator.registry import Instance, Registry
+from tests.engine_support import short_socket_path, wait_until
+
+pytestmark = pytest.mark.timeout(20)
+
+
+@pytest.fixture
+def instance(repo):
+    return Instance(id="orch-1", pid=os.getpid(), plan_path="docs/plans/alpha.md", worktree_path=None,
+                    started_at="2025-01-01T00:00:00.000Z", last_heartbeat="2025-01-01T00:00:00.000Z",
+                    status="running", socket_path=short_socket_path(), port=None)
+
+
+def test_presence_registers_serves_and_marks_the_entry_stopped(repo, instance):
+    registry = Registry(repo.layout.registry_path)
+    presence = Presence(registry=registry, instance=instance, handler=lambda command, payload: {"ack": True},
+                        heartbeat_s=0.05)
+    presence.start()
+    try:
+        assert registry.get("orch-1").status == "running"
+        assert send_command(instance.socket_path, "pause") == {"ack": True}
+        wait_until(lambda: registry.get("orch-1").last_heartbeat != instance.last_heartbeat, message="a heartbeat")
+    finally:
+        presence.stop()
+    entry = registry.get("orch-1")
+    assert entry.status == "stopped" and entry.last_heartbeat > instance.last_heartbeat
+    assert not os.path.exists(instance.socket_path)
+
+
+def test_heartbeat_stops_at_once_and_survives_a_missing_entry(repo):
+    beat = Heartbeat(Registry(repo.layout.registry_path), "orch-gone", interval=0.01)
+    beat.start()
+    time.sleep(0.05)  # a few failed beats (no such entry) must not kill the thread
+    started = time.monotonic()
+    beat.stop()
+    assert time.monotonic() - started < 1
+
+
+def test_signals_are_routed_to_the_callback_on_another_thread():
+    seen = []
+    done = threading.Event()
+
+    def on_signal(name):
+        seen.append((name, threading.current_thread() is threading.main_thread()))
+        done.set()
+    previous = signal.getsignal(signal.SIGTERM)
+    restore = install_shutdown_signals(on_signal)
+    try:
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert done.wait(5)
+    finally:
+        restore()
+    assert seen == [("SIGTERM", False)]
+    assert signal.getsignal(signal.SIGTERM) is previous
+
+
+def test_off_the_main_thread_no_handler_is_installed():
+    previous = signal.getsignal(signal.SIGINT)
+    result = []
+    thread = threading.Thread(target=lambda: result.append(install_shutdown_signals(lambda name: None)))
+    thread.start()
+    thread.join()
+    result[0]()
+    assert signal.getsignal(signal.SIGINT) is previous
