@@ -19,11 +19,11 @@ from .events import EventBus, EventType
 from .ipc import default_socket_path
 from .journal import Journal, attach_journal
 from .layout import RepoLayout
-from .lifecycle import HEARTBEAT_S, Presence, install_shutdown_signals
+from .lifecycle import HEARTBEAT_S, Presence, claim_plan, install_shutdown_signals
 from .monitor import StatusMonitor
 from .plans import ParsedPlan, read_plan
 from .prompt import TaskContext, build_prompt
-from .registry import Instance, Registry, is_alive, new_instance_id
+from .registry import Instance, Registry, new_instance_id
 from .runner import DEFAULT_AGENT_CMD, AgentRunner, RunResult
 from .status import init_status, read_status, update_status
 from .runs import close_run, forecast, open_run, plan_tasks
@@ -206,7 +206,7 @@ class Engine:
             else:
                 raise InvalidRequest(f"Unknown command {command!r}.")
         except OrchestratorError as exc:
-            return {"error": exc.message, "code": exc.code}
+            return {"error": exc.message, "code": exc.code, "state": self.state}
         return {"ack": True, "message": message, "state": self.state}
 
     # -- the run -------------------------------------------------------------------------
@@ -216,7 +216,7 @@ class Engine:
         plan = self._read_plan()
         if self.config.dry_run:
             return self._dry_run(plan)
-        self._claim_plan()
+        claim_plan(self.registry, self.plan_path)
         journal = Journal(self.layout.journal_file(self.instance_id))
         subscription = attach_journal(self.bus, journal, self.instance_id)
         try:
@@ -349,14 +349,6 @@ class Engine:
             return read_plan(self.plan_file)
         except FileNotFoundError:
             raise PlanNotFound(f"No plan file at {self.plan_file}.", path=str(self.plan_file)) from None
-
-    def _claim_plan(self) -> None:
-        """Refuse to run a plan another live orchestrator runs; entries of dead ones become `crashed`."""
-        self.registry.cleanup_dead()
-        for other in self.registry.list():
-            if other.plan_path == self.plan_path and other.status in ("running", "stopping") and is_alive(other):
-                raise InvalidOrchestratorState(
-                    f"{other.id} (pid {other.pid}) is already running {self.plan_path}.", instance_id=other.id)
 
     def _instance(self) -> Instance:
         now = iso_now(self.clock)

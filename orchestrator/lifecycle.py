@@ -6,13 +6,23 @@ import threading
 from typing import Callable
 
 from .clock import iso_now
-from .errors import OrchestratorError
+from .errors import InvalidOrchestratorState, OrchestratorError
 from .ipc import IPCServer
-from .registry import Instance, Registry
+from .registry import Instance, Registry, is_alive
 
 logger = logging.getLogger(__name__)
 
 HEARTBEAT_S = 10.0  # registry readers call an instance stale after 60 s without one
+
+
+def claim_plan(registry: Registry, plan_path: str) -> None:
+    """Refuse a plan that a live orchestrator runs (two would fight over its status file);
+    entries of dead ones are marked crashed on the way."""
+    registry.cleanup_dead()
+    for other in registry.list():
+        if other.plan_path == plan_path and other.status in ("running", "stopping") and is_alive(other):
+            raise InvalidOrchestratorState(f"{other.id} (pid {other.pid}) is already running {plan_path}.",
+                                           instance_id=other.id)
 
 
 class Heartbeat:

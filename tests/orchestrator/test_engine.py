@@ -5,6 +5,7 @@ import os
 import signal
 import threading
 from dataclasses import replace
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -295,3 +296,18 @@ def test_registry_entry_describes_the_running_instance(start_engine, repo):
     assert oct(os.stat(run.socket).st_mode & 0o777) == "0o600"
     run.engine.request_shutdown(force=True)
     run.result()
+
+
+def test_every_timestamp_comes_from_the_injected_clock(engine_config, repo):
+    moment = datetime(2030, 5, 6, 7, 8, 9, 123000, tzinfo=timezone.utc)
+    engine = Engine(engine_config(), bus=EventBus(clock=lambda: moment), clock=lambda: moment)
+    assert engine.instance_id == f"orch-{int(moment.timestamp() * 1000)}"
+    assert engine.run() == EXIT_OK
+
+    stamp = "2030-05-06T07:08:09.123Z"
+    data = read_status(engine.status_path).data
+    assert {t["startedAt"] for t in data["tasks"]} == {t["completedAt"] for t in data["tasks"]} == {stamp}
+    assert data["runs"] == [{"runId": engine.instance_id, "startedAt": stamp, "completedAt": stamp,
+                             "tasksCompleted": 5, "tasksFailed": 0}]
+    entry = Registry(repo.layout.registry_path).get(engine.instance_id)
+    assert entry.started_at == entry.last_heartbeat == stamp
