@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("redoc", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("", include("dashboard.urls")),
     path("", include("api.urls")),
     path("", include("realtime.urls")),
 ]

@@ -1,0 +1,316 @@
+// One orchestrator: progress by phase, the task table, a live feed of tool calls and the
+// control buttons. State comes from REST and the stream's snapshot; events keep it current.
+
+import { getJSON, postJSON } from "./api.js";
+import { EventSocket, showConnection } from "./stream.js";
+import { statusOf } from "./status.js";
+import { ago, badge, clockTime, duration, el, percent, progressBar, secondsSince, setProgress } from "./ui.js";
+
+const FEED_LIMIT = 200; // older tool calls drop off the bottom
+// Heartbeats are written to the registry, not sent as events: re-read the instance this often.
+const HEARTBEAT_REFRESH_MS = 15000;
+
+const root = document.getElementById("orchestrator");
+const instanceId = root.dataset.instanceId;
+const base = `/api/orchestrators/${encodeURIComponent(instanceId)}`;
+const $ = (id) => document.getElementById(id);
+
+let view = null; // the REST status shape (OrchestratorStatusSerializer)
+let updates = 0; // bumped by every stream update, so a slower REST answer cannot overwrite a newer state
+const tools = new Map(); // tool_id -> feed row of a call still running
+
+// ---- drawing -------------------------------------------------------------------------
+
+function render() {
+  if (!view) return;
+  $("plan-name").textContent = view.plan_name;
+  document.title = `${view.plan_name} · Plan Orchestrator`;
+  renderState();
+  $("current-phase").textContent = view.current_phase || "not started";
+  $("iteration").textContent = view.iteration === null || view.iteration === undefined
+    ? "—" : `${view.iteration} of ${view.max_iterations ?? "?"}`;
+  setProgress($("progress"), view.progress_percent);
+  $("progress-text").textContent = `${percent(view.progress_percent)} · ${view.completed_tasks} done, ` +
+    `${view.skipped_tasks} skipped, ${view.failed_tasks} failed, ${view.total_tasks} in all`;
+  renderPhases();
+  renderTasks();
+}
+
+function renderState() {
+  const state = view.status;
+  $("state").replaceWith(Object.assign(badge(state), { id: "state" }));
+  // Buttons follow the known state; a race the page cannot see still gets the API's 409, shown in words.
+  document.querySelector('[data-command="pause"]').disabled = state !== "running";
+  document.querySelector('[data-command="resume"]').disabled = state !== "paused";
+  document.querySelector('[data-command="shutdown"]').disabled = ["stopping", "stopped", "crashed"].includes(state);
+  renderHeartbeat();
+}
+
+function renderHeartbeat() {
+  if (!view) return;
+  const stale = view.is_stale && !["stopped", "crashed"].includes(view.status);
+  $("heartbeat").textContent = ago(view.last_heartbeat) + (stale ? " (stale: no heartbeat for over a minute)" : "");
+}
+
+function renderPhases() {
+  $("phases").replaceChildren(...view.phases.map((phase) => el("li", { class: phase.phase === view.current_phase ? "current" : "" },
+    el("span", {}, phase.phase),
+    progressBar(phase.progress_percent, `Progress of ${phase.phase}`),
+    el("span", { class: "progress-text" }, `${phase.completed_tasks + phase.skipped_tasks}/${phase.total_tasks}`))));
+}
+
+function durationCell(task) {
+  const cell = el("td", { class: "num", dataset: { label: "Duration" } });
+  if (task.status === "in_progress" && task.started_at) {
+    cell.dataset.runningSince = task.started_at; // ticked every second, see the end of this file
+    cell.textContent = `${duration(secondsSince(task.started_at))} so far`;
+  } else if (task.started_at && task.completed_at) {
+    cell.textContent = duration((Date.parse(task.completed_at) - Date.parse(task.started_at)) / 1000);
+  }
+  return cell;
+}
+
+function taskActions(task) {
+  const buttons = [];
+  if (task.status === "pending" || task.status === "failed") {
+    buttons.push(el("button", { type: "button", class: "small", dataset: { skip: task.id } }, "Skip"));
+  }
+  if (task.status === "failed" || task.status === "skipped") {
+    buttons.push(el("button", { type: "button", class: "small", dataset: { retry: task.id } }, "Retry"));
+  }
+  return buttons;
+}
+
+// Rows are rebuilt only for tasks that changed, so a button under the pointer survives updates.
+const taskRows = new Map(); // task id -> {key, row}
+const phaseRows = new Map(); // phase heading -> its header row
+
+function taskRow(task) {
+  const key = JSON.stringify(task);
+  const known = taskRows.get(task.id);
+  if (known?.key === key) return known.row;
+  const note = task.last_error
+    ? el("span", { class: "error-text" }, task.last_error)
+    : task.skip_reason ? `Skipped: ${task.skip_reason}` : "";
+  const row = el("tr", { dataset: { taskId: task.id } },
+    el("td", { dataset: { label: "Task" } }, el("div", {}, el("strong", {}, task.id), el("span", { class: "desc" }, task.description))),
+    el("td", { dataset: { label: "Status" } }, badge(task.status)),
+    el("td", { class: "num", dataset: { label: "Started" } }, clockTime(task.started_at)),
+    durationCell(task),
+    el("td", { class: "num", dataset: { label: "Retries" } }, String(task.retry_count)),
+    el("td", { dataset: { label: "Error / note" } }, note),
+    el("td", { class: "actions", dataset: { label: "" } }, taskActions(task)));
+  taskRows.set(task.id, { key, row });
+  return row;
+}
+
+function renderTasks() {
+  const rows = [];
+  let phase = null;
+  for (const task of view.tasks) {
+    if (task.phase !== phase) {
+      phase = task.phase;
+      if (!phaseRows.has(phase)) {
+        phaseRows.set(phase, el("tr", { class: "phase-row" }, el("td", { colspan: 7, dataset: { label: "" } }, phase)));
+      }
+      rows.push(phaseRows.get(phase));
+    }
+    rows.push(taskRow(task));
+  }
+  if (!rows.length) rows.push(el("tr", {}, el("td", { colspan: 7, class: "empty" }, "This plan has no tasks.")));
+  const body = $("tasks").tBodies[0];
+  const current = [...body.children];
+  if (rows.length === current.length && rows.every((row, index) => row === current[index])) return;
+  body.replaceChildren(...rows);
+}
+
+// ---- activity feed ---------------------------------------------------------------------
+
+function feedRow(kind, ...cells) {
+  const feed = $("feed");
+  feed.querySelector(".empty")?.remove();
+  const row = el("li", { class: kind }, ...cells);
+  feed.prepend(row);
+  while (feed.children.length > FEED_LIMIT) feed.lastElementChild.remove();
+  return row;
+}
+
+function toolStarted(event) {
+  const { tool_id: toolId, tool_name: name, input_summary: input } = event.data;
+  const row = feedRow("running",
+    el("span", { class: "mark", title: "running" }, "…"),
+    el("span", { class: "tool" }, name),
+    el("span", { class: "when" }, clockTime(event.timestamp)),
+    input ? el("span", { class: "input" }, input) : "");
+  tools.set(toolId, row);
+}
+
+function toolCompleted(event) {
+  const { tool_id: toolId, tool_name: name, duration: seconds, success } = event.data;
+  // A completion without its start (it happened before this page opened) still gets a row.
+  const row = tools.get(toolId) || feedRow("", el("span", { class: "mark" }), el("span", { class: "tool" }, name),
+    el("span", { class: "when" }));
+  tools.delete(toolId);
+  row.className = success ? "ok" : "fail";
+  const mark = row.querySelector(".mark");
+  mark.textContent = success ? "✓" : "✗";
+  mark.title = success ? "succeeded" : "failed";
+  row.querySelector(".when").textContent = `${clockTime(event.timestamp)} · ${seconds < 1 ? `${Math.round(seconds * 1000)} ms` : duration(seconds)}`;
+}
+
+function feedNote(text) {
+  feedRow("note-row", text);
+}
+
+// ---- events ----------------------------------------------------------------------------
+
+function onEvent(event) {
+  const { type, data } = event;
+  if (type === "tool_started") toolStarted(event);
+  else if (type === "tool_completed") toolCompleted(event);
+  else if (type === "status_updated" && view) {
+    updates += 1;
+    Object.assign(view, statusOf(data));
+    render();
+  } else if (type === "task_changed" && data.new_status === "in_progress") {
+    feedNote(`Task ${data.task_id} started: ${data.description}`);
+    // The engine counts one iteration per task it starts; REST re-reads the exact figure later.
+    if (Number.isInteger(view?.iteration)) {
+      view.iteration += 1;
+      render();
+    }
+  } else if (type === "orchestrator_state" && view) {
+    updates += 1;
+    view.status = data.state;
+    renderState();
+    feedNote(`Orchestrator ${data.state}${data.reason ? `: ${data.reason}` : ""}`);
+  }
+}
+
+async function reload() {
+  const before = updates;
+  try {
+    const status = await getJSON(`${base}/status`);
+    if (updates !== before && view) return; // the stream was faster and is newer
+    view = status;
+    render();
+  } catch (error) {
+    showAnswer(error.message, true);
+  }
+}
+
+// Only the fields no event carries; the rest of a REST answer may be older than the stream's state.
+async function refreshUnstreamed() {
+  try {
+    const status = await getJSON(`${base}/status`);
+    if (!view) return;
+    const { last_heartbeat, is_stale, iteration, max_iterations } = status;
+    Object.assign(view, { last_heartbeat, is_stale, iteration, max_iterations });
+    render();
+  } catch {
+    // The status line and the next command will say what is wrong; a heartbeat is not worth a message.
+  }
+}
+
+// ---- commands ---------------------------------------------------------------------------
+
+function showAnswer(text, isError = false) {
+  const answer = $("answer");
+  answer.hidden = false;
+  answer.textContent = text;
+  answer.classList.toggle("error", isError);
+}
+
+async function send(label, url, payload) {
+  showAnswer(`${label}…`);
+  try {
+    const answer = await postJSON(url, payload);
+    if (answer.state && view) {
+      view.status = answer.state;
+      renderState();
+    }
+    const outcome = answer.message || (answer.task ? `task ${answer.task.id} is now ${answer.task.status}.` : "done.");
+    showAnswer(`${label}: ${outcome}`);
+  } catch (error) {
+    showAnswer(`${label} failed. ${error.message}`, true);
+  }
+}
+
+// Opens the confirmation dialog; resolves to {reason, force} or null when cancelled.
+function confirmDialog({ title, text, reason = false, force = false }) {
+  const dialog = $("confirm");
+  $("confirm-title").textContent = title;
+  $("confirm-text").textContent = text;
+  $("confirm-reason-label").hidden = !reason;
+  $("confirm-reason").value = "";
+  $("confirm-force-label").hidden = !force;
+  $("confirm-force").checked = false;
+  dialog.returnValue = "";
+  dialog.showModal();
+  return new Promise((resolve) => {
+    dialog.addEventListener("close", () => {
+      resolve(dialog.returnValue === "ok"
+        ? { reason: $("confirm-reason").value.trim(), force: $("confirm-force").checked } : null);
+    }, { once: true });
+  });
+}
+
+document.querySelector(".controls").addEventListener("click", async (click) => {
+  const command = click.target.closest("button")?.dataset.command;
+  if (command === "pause") send("Pause", `${base}/pause`);
+  if (command === "resume") send("Resume", `${base}/resume`);
+  if (command === "shutdown") {
+    const choice = await confirmDialog({
+      title: "Shut down this orchestrator?",
+      text: "It stops after the current task; it can be started again later with the same plan.",
+      force: true,
+    });
+    if (choice) send(choice.force ? "Forced shutdown" : "Shutdown", `${base}/shutdown`, { force: choice.force });
+  }
+});
+
+$("tasks").addEventListener("click", async (click) => {
+  const button = click.target.closest("button");
+  if (!button) return;
+  if (button.dataset.skip) {
+    const taskId = button.dataset.skip;
+    const choice = await confirmDialog({
+      title: `Skip task ${taskId}?`, text: "The orchestrator will not run it. The reason is recorded in status.json.",
+      reason: true,
+    });
+    if (choice) send(`Skip ${taskId}`, `${base}/skip-task`, { task_id: taskId, ...(choice.reason && { reason: choice.reason }) });
+  } else if (button.dataset.retry) {
+    send(`Retry ${button.dataset.retry}`, `${base}/retry-task`, { task_id: button.dataset.retry });
+  }
+});
+
+// ---- start -----------------------------------------------------------------------------
+
+const connection = $("connection");
+new EventSocket(`${base}/events`, {
+  resumable: true,
+  onEvent,
+  onSnapshot: (frame) => {
+    // The snapshot is the REST status as of the stream's cursor; replayed events follow it.
+    if (frame.data?.status) {
+      updates += 1;
+      view = frame.data.status;
+      render();
+    }
+  },
+  onReset: () => {
+    feedNote("Reconnected after missing more than the server could replay; some tool calls are not shown.");
+    reload();
+  },
+  onStatus: (state, details) => showConnection(connection, state, details),
+}).start();
+
+reload();
+setInterval(refreshUnstreamed, HEARTBEAT_REFRESH_MS);
+// Ages and running durations tick without any event (only their text: a redraw would eat clicks).
+setInterval(() => {
+  renderHeartbeat();
+  for (const cell of document.querySelectorAll("[data-running-since]")) {
+    cell.textContent = `${duration(secondsSince(cell.dataset.runningSince))} so far`;
+  }
+}, 1000);

@@ -1,0 +1,1 @@
+"""Dashboard page tests (Django test client)."""
