@@ -78,10 +78,15 @@ class RepoLayout:
         return self.contained(base / check_plan_name(name), base)
 
     def status_file(self, name: str, *, archived: bool) -> Path:
-        return self.output_dir(name, archived=archived) / "status.json"
+        # Checked itself too: a status.json symlinked out of the tree would otherwise be read and written.
+        return self._output(name, "status.json", archived=archived)
 
     def findings_dir(self, name: str, *, archived: bool) -> Path:
-        return self.output_dir(name, archived=archived) / "findings"
+        return self._output(name, "findings", archived=archived)
+
+    def _output(self, name: str, entry: str, *, archived: bool) -> Path:
+        base = self.archived_outputs_dir if archived else self.outputs_dir
+        return self.contained(self.output_dir(name, archived=archived) / entry, base)
 
     def journal_file(self, instance_id: str) -> Path:
         return self.journal_dir / f"{check_instance_id(instance_id)}.jsonl"

@@ -1,7 +1,9 @@
 """ASGI entry point: Django for HTTP, Channels consumers for WebSocket.
 
 The Django app is built before consumers are imported, as Channels requires, so that
-models and settings are ready when the consumer modules load.
+models and settings are ready when the consumer modules load. Repeated anonymous reads
+are replayed before Django's ASGI handler (api/fastpath.py), which costs far more than
+the read itself.
 """
 
 import os
@@ -13,13 +15,15 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from api.fastpath import ReplayASGI  # noqa: E402
+
 from realtime.auth import TokenAuthMiddlewareStack  # noqa: E402
 from realtime.origin import AllowedHostsOriginValidator  # noqa: E402
 from realtime.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": ReplayASGI(django_asgi_app),
         "websocket": AllowedHostsOriginValidator(
             TokenAuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),

@@ -1,4 +1,7 @@
-"""WSGI entry point: the fast route for plain HTTP reads (gunicorn), beside daphne for streams."""
+"""WSGI entry point: the fast route for plain HTTP reads (gunicorn), beside daphne for streams.
+
+Repeated anonymous reads are replayed before Django runs (api/fastpath.py).
+"""
 
 import os
 
@@ -6,4 +9,8 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "orchestrator_site.settings")
 
-application = get_wsgi_application()
+django_application = get_wsgi_application()
+
+from api.fastpath import ReplayWSGI  # noqa: E402  (needs the settings loaded above)
+
+application = ReplayWSGI(django_application)

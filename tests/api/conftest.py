@@ -22,6 +22,13 @@ def repo_root(repo, settings):
     return repo
 
 
+@pytest.fixture
+def open_reads(repo_root, settings):
+    """The fixture repository served with reads open to anonymous clients (as on a loopback DEBUG server)."""
+    settings.ORCHESTRATOR = {**settings.ORCHESTRATOR, "READS_REQUIRE_AUTH": "0", "STATUS_IPC_TIMEOUT": 0.3}
+    return repo_root
+
+
 def make_user(username: str, *, control: bool = False, staff: bool = False):
     user = get_user_model().objects.create_user(username, password=f"pw-{username}-123", is_staff=staff)
     if control:
