@@ -7,7 +7,7 @@ operation's description names them and docs/realtime.md describes the protocol.
 """
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.views import APIView
 
@@ -56,6 +56,10 @@ only at `.../activity`, and every instance at `/api/events` (see docs/realtime.m
 """
 
 
+def _error(code: str, message: str) -> OpenApiExample:
+    return OpenApiExample(code, response_only=True, value={"error": {"code": code, "message": message, "details": {}}})
+
+
 class EventsSSESchema(APIView):
     """Never dispatched: realtime.sse.events_sse serves the path."""
 
@@ -65,7 +69,8 @@ class EventsSSESchema(APIView):
         description=DESCRIPTION,
         tags=["Events"],
         parameters=[
-            OpenApiParameter("instance_id", OpenApiTypes.STR, OpenApiParameter.PATH),
+            OpenApiParameter("instance_id", OpenApiTypes.STR, OpenApiParameter.PATH,
+                             description='Orchestrator instance id ("orch-<epoch ms>").'),
             OpenApiParameter("since", OpenApiTypes.INT, OpenApiParameter.QUERY,
                              description="Replay the events after this id."),
             OpenApiParameter("token", OpenApiTypes.STR, OpenApiParameter.QUERY,
@@ -75,10 +80,21 @@ class EventsSSESchema(APIView):
         ],
         responses={
             (200, "text/event-stream"): OpenApiResponse(
-                StreamFrame, description="An endless stream; each `data:` line holds one StreamFrame as JSON."),
-            401: OpenApiResponse(StreamError, description="Reads need a login here, or the token is invalid."),
-            404: OpenApiResponse(StreamError, description="No such orchestrator instance."),
-            503: OpenApiResponse(StreamError, description="The channel layer (Redis) is unreachable; retry."),
+                StreamFrame, description="An endless stream; each `data:` line holds one StreamFrame as JSON.",
+                examples=[OpenApiExample("task_changed", response_only=True, value={
+                    "id": 42, "type": "task_changed", "timestamp": "2025-01-02T03:04:05.000Z",
+                    "instance_id": "orch-1735787045000",
+                    "data": {"task_id": "1.2", "description": "Add settings", "old_status": "in_progress",
+                             "new_status": "completed", "phase": "Phase 1: Setup"}})]),
+            401: OpenApiResponse(
+                StreamError, description="Reads need a login here, or the token is invalid.",
+                examples=[_error("not_authenticated", "Authentication credentials were not provided.")]),
+            404: OpenApiResponse(
+                StreamError, description="No such orchestrator instance.",
+                examples=[_error("instance_not_found", "No orchestrator instance 'orch-1'.")]),
+            503: OpenApiResponse(
+                StreamError, description="The channel layer (Redis) is unreachable; retry.",
+                examples=[_error("channel_layer_unavailable", "Live events are unavailable; retry.")]),
         },
     )
     def get(self, request, instance_id):

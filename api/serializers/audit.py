@@ -19,5 +19,7 @@ class AuditFilterSerializer(serializers.Serializer):
     action = serializers.ChoiceField(choices=AuditEntry.Action.choices, required=False)
     target = serializers.CharField(max_length=200, required=False, help_text="Instance id or plan name.")
     target_type = serializers.ChoiceField(choices=AuditEntry.TargetType.choices, required=False)
-    username = serializers.CharField(max_length=150, required=False)
-    accepted = serializers.BooleanField(required=False, allow_null=True, default=None)
+    username = serializers.CharField(max_length=150, required=False, help_text="Only this user's commands.")
+    accepted = serializers.BooleanField(
+        required=False, allow_null=True, default=None,
+        help_text="true: only commands that were carried out; false: only refused ones.")

@@ -1,6 +1,6 @@
 """GET /api/audit: who sent which command and what came of it, for staff only."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import mixins, viewsets
 from rest_framework.pagination import PageNumberPagination
 
@@ -22,10 +22,22 @@ class AuditPagination(PageNumberPagination):
     description="Every command received, accepted or refused (401, 403, 400, 404, 409, 412, 503 ...). Staff only.",
     parameters=[AuditFilterSerializer],
     responses={
-        200: AuditEntrySerializer(many=True),
+        200: OpenApiResponse(AuditEntrySerializer(many=True), examples=[OpenApiExample(
+            "A refused pause", response_only=True, value={
+                "id": 7, "created_at": "2025-01-02T03:04:05.123456Z", "username": "local",
+                "remote_addr": "127.0.0.1", "action": "pause", "target_type": "orchestrator",
+                "target": "orch-1735787045000", "task_id": "", "payload": {}, "accepted": False,
+                "status_code": 409, "result": {"error": {
+                    "code": "invalid_orchestrator_state", "message": "Cannot pause: the orchestrator is stopping.",
+                    "details": {"instance_id": "orch-1735787045000", "state": "stopping"}}},
+            })]),
         400: BAD_QUERY,
-        401: error_response("No credentials."),
-        403: error_response("Not a staff user."),
+        401: error_response(
+            "No credentials.",
+            ("not_authenticated", "Authentication credentials were not provided.", {})),
+        403: error_response(
+            "Not a staff user.",
+            ("permission_denied", "Only staff may read the audit trail.", {})),
     },
 )
 class AuditViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):

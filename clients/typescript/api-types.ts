@@ -882,6 +882,7 @@ export interface operations {
     api_audit_list: {
         parameters: {
             query?: {
+                /** @description true: only commands that were carried out; false: only refused ones. */
                 accepted?: boolean | null;
                 /**
                  * @description * `pause` - Pause
@@ -902,6 +903,7 @@ export interface operations {
                  *     * `plan` - Plan
                  */
                 target_type?: "orchestrator" | "plan";
+                /** @description Only this user's commands. */
                 username?: string;
             };
             header?: never;
@@ -1571,6 +1573,7 @@ export interface operations {
                 "Last-Event-ID"?: number;
             };
             path: {
+                /** @description Orchestrator instance id ("orch-<epoch ms>"). */
                 instance_id: string;
             };
             cookie?: never;
