@@ -33,13 +33,25 @@ def test_committed_openapi_schema_matches_the_live_schema():
     assert not diff, f"{FIX}\n{diff}"
 
 
-def test_schema_documents_every_operation_with_a_tag_and_a_summary():
+def test_every_operation_parameter_and_response_is_documented_with_examples():
     schema = json.loads(build_schema())
-    allowed = {tag["name"] for tag in schema["tags"]}
+    tags = {tag["name"] for tag in schema["tags"]}
+    problems = []
     for path, operations in schema["paths"].items():
         for method, operation in operations.items():
-            assert set(operation.get("tags", [])) <= allowed and operation.get("tags"), f"{method} {path}: tags"
-            assert operation.get("summary") or operation.get("description"), f"{method} {path}: undocumented"
+            where = f"{method.upper()} {path}"
+            if not operation.get("tags") or not set(operation["tags"]) <= tags:
+                problems.append(f"{where}: tags {operation.get('tags')}")
+            if not operation.get("summary"):
+                problems.append(f"{where}: no summary")
+            problems += [f"{where}: parameter {p['name']} undescribed"
+                         for p in operation.get("parameters", []) if not p.get("description")]
+            for code, response in operation["responses"].items():
+                contents = (response.get("content") or {}).values()
+                if contents and not any("examples" in content for content in contents):
+                    problems.append(f"{where}: {code} has no example")
+
+    assert not problems, "\n".join(problems)
 
 
 @pytest.fixture(scope="module")
