@@ -121,7 +121,8 @@ class LiveProgress:
             lines.append(Text.assemble(("Task  ", "bold"), (task["id"], "yellow"), f" {task['description']}",
                                        (elapsed, "dim"), overflow="ellipsis", no_wrap=True))
         else:
-            lines.append(Text.assemble(("Task  ", "bold"), ("waiting (paused)" if status["paused"] else "-", "dim")))
+            idle = "waiting (paused)" if status["paused"] else (self._engine.end_reason or "-")
+            lines.append(Text.assemble(("Task  ", "bold"), (idle, "dim")))
         if tool:
             lines.append(Text.assemble(("Tool  ", "bold"), (f"{tool[0]} ", "cyan"), tool[1],
                                        (f"  {time.monotonic() - tool[2]:.1f}s", "dim"), overflow="ellipsis",

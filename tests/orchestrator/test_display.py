@@ -65,7 +65,7 @@ def test_live_panel_shows_phases_current_task_and_tool(engine):
     console.print(progress.render())
     text = console.export_text()
     assert f"trio · {engine.instance_id} · stopped · iteration 5/50" in text
-    assert "5/5  100%" in text
+    assert "5/5  100%" in text and "Task  plan complete" in text
     for phase in THREE_PHASES:
         assert phase in text
     assert "Tool  Edit src/health.py" in text

@@ -85,6 +85,8 @@ class Command(BaseCommand):
             return self._serve_only(options["api_host"], options["api_port"], repo_root)
         if not options["plan"]:
             raise CommandError("Name a plan to run (or pass --api-only to serve without orchestrating).")
+        if options["max_iterations"] < 1 or options["max_retries"] < 0 or options["timeout"] < 0:
+            raise CommandError("--max-iterations must be at least 1; --max-retries and --timeout not negative.")
         worktree = Path(options["worktree"]).resolve() if options["worktree"] else None
         if worktree and not worktree.is_dir():
             raise CommandError(f"Worktree {worktree} is not a directory.")
@@ -122,7 +124,7 @@ class Command(BaseCommand):
             "Claude Code (`claude`) is not on PATH: using the bundled scripted agent instead. It prints "
             "the same stream-json and writes a findings file per task, but changes no code. Install "
             "Claude Code or pass --agent-cmd to run a real agent."))
-        return [*SCRIPTED_AGENT_CMD, "--delay", "1"]
+        return list(SCRIPTED_AGENT_CMD)
 
     @staticmethod
     def _agent_env(argv: list[str]) -> dict[str, str] | None:
