@@ -159,7 +159,10 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # redis-py >= 6 times reads out after 5 s by default, exactly channels-redis'
+                # 5 s blocking receive (BZPOPMIN): idle consumers then die with TimeoutError.
+                # Reads get 15 s; connecting fails fast so a Redis outage costs no long waits.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 2}],
                 # channels-redis drops group_send messages silently once a channel holds
                 # `capacity` messages; consumers drain their channel into a bounded queue
                 # of their own (realtime.outbox), so the layer's buffer only has to absorb

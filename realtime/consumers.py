@@ -84,6 +84,7 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
 
     async def rejoin(self):
         await rejoin(self.channel_layer, self.joined, self.channel_name)
+        await self.stream.catch_up()
 
     async def on_stale(self):
         await self.close(code=access.CLOSE_STALE)

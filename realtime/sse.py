@@ -113,6 +113,7 @@ async def _ping(stream: EventStream, interval: float, layer, channel: str) -> No
         await asyncio.sleep(interval)
         stream.outbox.put_control(control_frame("ping", stream.instance_id, {}))
         await rejoin(layer, [instance_group(stream.instance_id)], channel)
+        await stream.catch_up()
 
 
 async def _body(stream: EventStream, layer, channel: str, since: int | None, heartbeat_s: float):

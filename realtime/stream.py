@@ -55,6 +55,13 @@ def read_replay(journal: Journal | None, since: int | None) -> Replay:
     return Replay([e.to_dict() for e in events], None, last_id)
 
 
+def read_after(journal: Journal | None, after: int, limit: int) -> list[dict]:
+    if journal is None or journal.last_id() <= after:
+        return []
+    events, _ = journal.read_since(after)
+    return [e.to_dict() for e in events[:limit]]
+
+
 def read_fill(journal: Journal | None, after: int, before: int, wanted: set[int]) -> list[dict]:
     if journal is None:
         return []
@@ -98,10 +105,23 @@ class EventStream:
         replay = await sync_to_async(read_replay, thread_sensitive=False)(journal, since)
         if replay.cursor is not None:
             self.cursors[self.instance_id] = replay.cursor
+            self._offered.setdefault(self.instance_id, 0)
         frames = [e for e in replay.events if self._wanted(e)]
         if replay.reset is not None:
             frames = [control_frame("reset", self.instance_id, replay.reset)]
         return frames
+
+    async def catch_up(self) -> None:
+        """Queue journaled events the layer never brought (called each heartbeat).
+
+        An id jump reveals a lost layer message only when a later event arrives; this
+        covers the tail, e.g. the last events of a burst that overflowed a Redis channel.
+        """
+        for instance_id, offered in list(self._offered.items()):
+            journal = self.journal_for(instance_id)
+            after = max(offered, self.cursors.get(instance_id, 0))
+            for event in await sync_to_async(read_after, thread_sensitive=False)(journal, after, self.max_fill):
+                self.offer(event)
 
     @property
     def cursor(self) -> int | None:

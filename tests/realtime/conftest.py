@@ -7,6 +7,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 
 import pytest
@@ -159,3 +160,52 @@ async def wait_for(predicate, timeout=3.0, interval=0.01):
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(interval)
+
+
+class DaphneServer:
+    """`daphne orchestrator_site.asgi:application` in a subprocess, serving `repo_root`."""
+
+    def __init__(self, repo_root, *, redis_url=None, extra_env=None):
+        self.port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "ORCHESTRATOR_", "REDIS_"))}
+        env.update({
+            "DJANGO_SETTINGS_MODULE": "orchestrator_site.settings",
+            "DJANGO_SECRET_KEY": "test-secret-key-not-for-production",
+            "DATABASE_URL": f"sqlite:///{repo_root}/server.sqlite3",
+            "ORCHESTRATOR_REPO_ROOT": str(repo_root),
+            "ORCHESTRATOR_READS_REQUIRE_AUTH": "0",
+            "PYTHONPATH": os.getcwd(),
+            **({"REDIS_URL": redis_url} if redis_url else {}),
+            **(extra_env or {}),
+        })
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
+             "orchestrator_site.asgi:application"],
+            env=env, stdout=subprocess.DEVNULL, stderr=open(f"{repo_root}/daphne-{self.port}.log", "wb"))
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"daphne exited, see {repo_root}/daphne-{self.port}.log")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("daphne did not start")
+
+    def url(self, path, scheme="ws"):
+        return f"{scheme}://127.0.0.1:{self.port}{path}"
+
+    def get(self, path):
+        import urllib.request
+
+        with urllib.request.urlopen(self.url(path, "http"), timeout=5) as response:
+            return response.status, response.read()
+
+    def stop(self):
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)

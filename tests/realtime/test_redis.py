@@ -1,0 +1,152 @@
+"""With REDIS_URL: several server processes and orchestrators share events through a real redis-server."""
+
+import asyncio
+
+import pytest
+from channels_redis.core import RedisChannelLayer
+
+from bench.ws_client import WSClient, WSClosed
+from realtime.publish import LayerPublisher
+
+from .conftest import INSTANCE, DaphneServer, Orchestrator, RedisServer
+
+pytestmark = [pytest.mark.redis, pytest.mark.slow]
+
+EVENTS = f"/api/orchestrators/{INSTANCE}/events"
+
+
+def redis_layer(url):
+    """As settings.CHANNEL_LAYERS builds it for REDIS_URL."""
+    return RedisChannelLayer(hosts=[{"address": url, "socket_timeout": 15, "socket_connect_timeout": 2}],
+                             capacity=1000, group_expiry=300)
+
+
+@pytest.fixture
+def publishing(repo, instance):
+    """An orchestrator in this process whose bus is journaled and published (as `orchestrate` does)."""
+    orchestrator = Orchestrator(repo)
+    publishers = []
+
+    def attach(url):
+        publisher = LayerPublisher(redis_layer(url))
+        publisher.attach(orchestrator.bus)
+        publishers.append(publisher)
+        return publisher
+
+    orchestrator.attach = attach
+    yield orchestrator
+    for publisher in publishers:
+        publisher.close()
+
+
+@pytest.fixture
+def servers(repo, redis_server):
+    started = []
+
+    def start(n=1, url=None, env=None):
+        for _ in range(n):
+            started.append(DaphneServer(repo.root, redis_url=url or redis_server.url, extra_env=env))
+        return started[-n:]
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+async def until_event(client, timeout=5):
+    while True:
+        frame = await next_frame(client, timeout)
+        if "id" in frame:
+            return frame
+
+
+async def next_frame(client, timeout):
+    """The next frame, answering pings as a browser client would."""
+    while True:
+        frame = await client.receive_json(timeout)
+        if frame["type"] != "ping":
+            return frame
+        await client.send_json({"type": "pong"})
+
+
+async def test_an_event_published_in_one_process_reaches_clients_of_two_servers(publishing, servers,
+                                                                               redis_server):
+    first, second = servers(2)
+    publisher = publishing.attach(redis_server.url)
+    clients = [await WSClient.connect(server.url(EVENTS)) for server in (first, second)]
+    for client in clients:
+        assert (await client.receive_json(10))["type"] == "snapshot"
+    await asyncio.sleep(0.2)  # memberships written to Redis
+    event = publishing.tool()
+    assert publisher.flush(5)
+    for client in clients:
+        assert await until_event(client) == event.to_dict()
+        await client.close()
+
+
+async def test_redis_outage_rest_keeps_serving_and_streams_resume_without_holes(repo, publishing, servers,
+                                                                               tmp_path):
+    redis = RedisServer(tmp_path)
+    redis.start()
+    try:
+        (server,) = servers(1, redis.url)
+        publisher = publishing.attach(redis.url)
+        client = await WSClient.connect(server.url(EVENTS))
+        await client.receive_json(10)
+        await asyncio.sleep(0.2)
+        before = publishing.tool()
+        publisher.flush(5)
+        assert (await until_event(client))["id"] == before.id
+
+        redis.stop()
+        missed = [publishing.tool() for _ in range(3)]  # must neither raise nor block
+        publisher.flush(10)
+        assert server.get("/health")[0] == 200
+        assert server.get("/api/orchestrators")[0] == 200
+        with pytest.raises((WSClosed, asyncio.TimeoutError)):
+            await until_event(client, timeout=3)
+        await client.close()
+
+        redis.start()
+        last = before.id
+        for _ in range(50):  # a client's reconnect loop
+            try:
+                client = await WSClient.connect(server.url(f"{EVENTS}?since={last}"))
+                frame = await client.receive_json(5)
+                if frame["type"] == "snapshot":
+                    break
+            except (WSClosed, OSError, asyncio.TimeoutError):
+                await asyncio.sleep(0.2)
+        replayed = [await until_event(client) for _ in missed]
+        assert [f["id"] for f in replayed] == [e.id for e in missed]
+        await asyncio.sleep(0.3)
+        after = publishing.tool()
+        publisher.flush(5)
+        assert (await until_event(client))["id"] == after.id
+        await client.close()
+        assert server.process.poll() is None
+    finally:
+        redis.stop()
+
+
+async def test_a_slow_consumer_loses_nothing_silently_in_a_burst_beyond_capacity(publishing, servers,
+                                                                                redis_server):
+    # Heartbeats are when a stream looks for events the layer dropped at the end of a burst.
+    (server,) = servers(1, env={"ORCHESTRATOR_WS_HEARTBEAT_S": "2"})
+    publisher = publishing.attach(redis_server.url)
+    client = await WSClient.connect(server.url(EVENTS))
+    await client.receive_json(10)
+    await asyncio.sleep(0.2)
+    burst = [publishing.tool() for _ in range(3000)]
+    await asyncio.sleep(1.0)  # not reading while the burst arrives
+    flushed = asyncio.ensure_future(asyncio.to_thread(publisher.flush, 20))
+    covered: set[int] = set()
+    while max(covered, default=0) < burst[-1].id:
+        frame = await next_frame(client, 10)
+        if frame["type"] == "gap":
+            covered.update(range(frame["data"]["from_id"], frame["data"]["to_id"] + 1))
+        elif "id" in frame:
+            covered.add(frame["id"])
+    assert covered >= {e.id for e in burst}
+    assert await flushed
+    await client.close()
