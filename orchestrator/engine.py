@@ -68,7 +68,8 @@ class Engine:
     shutdown(force=True) also kills the running agent.
 
     Locking: the engine lock is taken before the bus lock (state events are emitted under it so
-    they come out in order), so bus subscribers must never call back into the engine.
+    they come out in order), so bus subscribers must not call the request_* methods;
+    status_reply() takes no lock and is safe anywhere.
     """
 
     def __init__(self, config: EngineConfig, *, bus: EventBus | None = None, clock: Clock = utc_now,
@@ -161,33 +162,37 @@ class Engine:
         return "Stopping now."
 
     def status_reply(self) -> dict:
-        """The IPC `status` payload: the ecosystem's keys plus state, max_iterations and current_task."""
+        """The IPC `status` payload: the ecosystem's keys plus state, max_iterations and current_task.
+
+        Lock-free (each field is one atomic read), so that a status probe or a display redraw
+        never waits on a thread that holds the engine lock while it emits.
+        """
         try:
             snapshot = read_status(self.status_path)
         except OrchestratorError:
             snapshot = None
         counts = snapshot.counts if snapshot else {}
-        with self._lock:
-            return {
-                "instance_id": self.instance_id,
-                "plan_path": self.plan_path,
-                "plan_name": self.plan_name,
-                "progress": snapshot.progress_percent if snapshot else 0.0,
-                "completed": counts.get("completed", 0),
-                "total": counts.get("total", 0),
-                "pending": counts.get("pending", 0),
-                "failed": counts.get("failed", 0),
-                "skipped": counts.get("skipped", 0),
-                "in_progress": counts.get("in_progress", 0),
-                "current_phase": snapshot.data.get("currentPhase") if snapshot else None,
-                "iteration": self.iteration,
-                "max_iterations": self.config.max_iterations,
-                "paused": self._state == "paused",
-                "shutdown_requested": self._shutdown_requested,
-                "state": self._state,
-                "current_task": dict(self._current_task) if self._current_task else None,
-                "pid": os.getpid(),
-            }
+        state, task = self._state, self._current_task
+        return {
+            "instance_id": self.instance_id,
+            "plan_path": self.plan_path,
+            "plan_name": self.plan_name,
+            "progress": snapshot.progress_percent if snapshot else 0.0,
+            "completed": counts.get("completed", 0),
+            "total": counts.get("total", 0),
+            "pending": counts.get("pending", 0),
+            "failed": counts.get("failed", 0),
+            "skipped": counts.get("skipped", 0),
+            "in_progress": counts.get("in_progress", 0),
+            "current_phase": snapshot.data.get("currentPhase") if snapshot else None,
+            "iteration": self.iteration,
+            "max_iterations": self.config.max_iterations,
+            "paused": state == "paused",
+            "shutdown_requested": self._shutdown_requested,
+            "state": state,
+            "current_task": dict(task) if task else None,
+            "pid": os.getpid(),
+        }
 
     def handle_command(self, command: str, payload: dict) -> dict:
         """The IPC handler: a refused command answers with the error's stable code (the API maps it to 409)."""
