@@ -142,3 +142,10 @@ def test_nobody_can_add_change_or_delete_through_the_admin(corpus, client):
     assert PlanRecord.objects.get(pk=pk).title == "Alpha rollout"
     page = client.get(change).content.decode()
     assert "Save" not in page and reverse("admin:api_planrecord_add") not in client.get(PLANS).content.decode()
+
+
+def test_search_matching_many_tasks_of_one_plan_lists_the_plan_once(corpus, staff_client):
+    response = staff_client.get(f"{PLANS}?q=e")
+
+    names = [plan.name for plan in response.context["cl"].result_list]
+    assert sorted(names) == ["alpha", "beta"]
