@@ -20,7 +20,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--repo-root", help="Repository to index (default: the ORCHESTRATOR REPO_ROOT setting).",
+            "--repo-root",
+            help="Repository to index (default: the ORCHESTRATOR REPO_ROOT setting, which the admin "
+                 "itself re-syncs against on its next page).",
         )
 
     def handle(self, *args, repo_root, **options):
