@@ -1,7 +1,10 @@
 """Command endpoints, as @actions mixed into the read viewsets: each one audited (refusals too) and idempotent."""
 
+import logging
 from typing import Any, Callable
 
+from django.core.exceptions import RequestDataTooBig
+from django.db import DatabaseError
 from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException
@@ -29,6 +32,8 @@ from .command_docs import (
     orchestrator_task_command_schema,
     plan_task_command_schema,
 )
+
+logger = logging.getLogger(__name__)
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
@@ -116,25 +121,31 @@ class CommandMixin:
 
     def _audit(self, request, status_code: int, body: Any, *, replayed: bool = False) -> None:
         payload = _request_payload(request)
-        audit_record(
-            user=getattr(request, "user", None),
-            remote_addr=request.META.get("REMOTE_ADDR"),
-            action=self.command_actions[self.action],
-            target_type=self.command_target_type,
-            target=str(self.command_target()),
-            task_id=str(self.kwargs.get("task_id") or payload.get("task_id") or ""),
-            payload=payload,
-            status_code=status_code,
-            result=body if isinstance(body, dict) else {"body": body},
-            replayed=replayed,
-        )
+        entry = {
+            "user": getattr(request, "user", None),
+            "remote_addr": request.META.get("REMOTE_ADDR"),
+            "action": self.command_actions[self.action],
+            "target_type": self.command_target_type,
+            "target": str(self.command_target()),
+            "task_id": str(self.kwargs.get("task_id") or payload.get("task_id") or ""),
+            "payload": payload,
+            "status_code": status_code,
+            "result": body if isinstance(body, dict) else {"body": body},
+            "replayed": replayed,
+        }
+        try:
+            audit_record(**entry)
+        except DatabaseError:
+            # The command has already run (or been refused): answering 500 now would have the
+            # client retry something done. The entry goes to the error log instead.
+            logger.exception("Audit entry not stored: %r", entry)
 
 
 def _request_payload(request) -> dict:
     """The body as sent, for the trail; a body that cannot be parsed is recorded as absent."""
     try:
         data = request.data
-    except APIException:
+    except (APIException, RequestDataTooBig):
         return {}
     if hasattr(data, "dict"):  # a form post's QueryDict
         return data.dict()

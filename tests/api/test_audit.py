@@ -1,6 +1,7 @@
 """The audit trail: every command, accepted or refused, is stored and shown to staff, newest first."""
 
 import pytest
+from django.db import DatabaseError
 from django.contrib.auth.models import Permission
 from rest_framework.test import APIClient
 
@@ -162,3 +163,15 @@ def test_audit_trail_is_in_the_admin_and_read_only(trail, client):
     assert client.get("/admin/api/auditentry/add/").status_code == 403
     assert client.post(f"/admin/api/auditentry/{entry.pk}/delete/", {"post": "yes"}).status_code == 403
     assert AuditEntry.objects.filter(pk=entry.pk).exists()
+
+
+def test_a_failing_audit_write_is_logged_and_does_not_hide_a_command_that_ran(orchestrator, control_client,
+                                                                              monkeypatch, caplog):
+    def database_down(**entry):
+        raise DatabaseError("disk I/O error")
+    monkeypatch.setattr("api.views.commands.audit_record", database_down)
+
+    response = control_client.post("/api/orchestrators/orch-1/pause")
+
+    assert response.status_code == 200 and orchestrator.commands == [("pause", {})]
+    assert "Audit entry not stored" in caplog.text and "'target': 'orch-1'" in caplog.text
