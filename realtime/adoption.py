@@ -42,8 +42,7 @@ class Adoption:
         self._on_event = on_event
         self._lock_fd: int | None = None
         self._journal: Journal | None = None
-        self._stop: asyncio.Event | None = None
-        self._task: asyncio.Task | None = None
+        self._monitor: StatusMonitor | None = None
         self.bus: EventBus | None = None
 
     def try_acquire(self) -> bool:
@@ -65,27 +64,27 @@ class Adoption:
         return self._lock_fd is not None
 
     def start(self) -> None:
-        """Journal and watch; the caller holds the lock (try_acquire)."""
+        """Journal and watch; the caller holds the lock (try_acquire).
+
+        The monitor watches in a daemon thread of its own rather than with awatch: awatch
+        parks anyio worker threads that a server's shutdown never stops, and the process
+        would then hang on exit. `on_event` is called from that thread.
+        """
         self.bus = EventBus()
         self._journal = Journal(self.path)
         attach_journal(self.bus, self._journal, self.instance_id)
         self.bus.subscribe(self._on_event)
-        monitor = StatusMonitor(self._status_path, instance_id=self.instance_id, bus=self.bus)
-        self._stop = asyncio.Event()
-        self._task = asyncio.ensure_future(monitor.run(self._stop))
+        self._monitor = StatusMonitor(self._status_path, instance_id=self.instance_id, bus=self.bus)
+        self._monitor.start()
 
     def emit_state(self, data: dict) -> None:
         if self.bus is not None:
             self.bus.emit("orchestrator_state", self.instance_id, data)
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._stop.set()
-            try:
-                await asyncio.wait_for(self._task, 5)
-            except (asyncio.TimeoutError, asyncio.CancelledError):
-                self._task.cancel()
-            self._task = None
+        if self._monitor is not None:
+            await asyncio.to_thread(self._monitor.stop)
+            self._monitor = None
         if self._journal is not None:
             self._journal.close()
             self._journal = None

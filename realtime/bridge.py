@@ -24,9 +24,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 from dataclasses import dataclass
 
-from watchfiles import awatch
+from watchfiles import watch
 
 from orchestrator.clock import Clock, iso, utc_now
 from orchestrator.errors import InvalidName, LockTimeout, OrchestratorError
@@ -134,7 +135,9 @@ class EventBridge:
             asyncio.ensure_future(tracked.adoption.close())
             tracked.adoption = None
         if not own.exists() and tracked.adoption is None:
-            tracked.adoption = Adoption(self.layout, instance, on_event=lambda _e: self._wake.set())
+            loop = asyncio.get_running_loop()
+            tracked.adoption = Adoption(self.layout, instance,
+                                        on_event=lambda _e: loop.call_soon_threadsafe(self._wake.set))
         if tracked.adoption is not None and not tracked.adoption.owned and tracked.adoption.try_acquire():
             tracked.adoption.start()
         path = journal_path(self.layout, instance.id)
@@ -190,26 +193,41 @@ class EventBridge:
     # -- watching and publishing -----------------------------------------------------------
 
     async def _watch(self, stop: asyncio.Event) -> None:
+        """Watch .claude/ (registry, journals) from a daemon thread; see Adoption.start for why not awatch."""
+        loop = asyncio.get_running_loop()
+        halt = threading.Event()
+        thread = threading.Thread(target=self._watch_thread, args=(loop, halt), name="bridge-watch", daemon=True)
+        thread.start()
+        try:
+            await stop.wait()
+        finally:
+            halt.set()
+
+    def _watch_thread(self, loop: asyncio.AbstractEventLoop, halt: threading.Event) -> None:
         claude = self.layout.registry_path.parent
-        while not stop.is_set():
+        registry_name = self.layout.registry_path.name
+        while not halt.is_set():
             if not claude.is_dir():
-                try:
-                    await asyncio.wait_for(stop.wait(), self.poll_interval)
-                except asyncio.TimeoutError:
-                    pass
+                halt.wait(self.poll_interval)
                 continue
             try:
-                async for changes in awatch(claude, stop_event=stop, step=STEP_MS, debounce=DEBOUNCE_MS,
-                                            recursive=True, rust_timeout=int(self.poll_interval * 1000),
-                                            yield_on_timeout=True):
-                    if any(os.path.basename(p) == self.layout.registry_path.name for _, p in changes):
-                        self.sync()
-                    self._wake.set()
+                for changes in watch(claude, stop_event=halt, step=STEP_MS, debounce=DEBOUNCE_MS, recursive=True,
+                                     rust_timeout=int(self.poll_interval * 1000), yield_on_timeout=True,
+                                     raise_interrupt=False):
+                    registry = any(os.path.basename(p) == registry_name for _, p in changes)
+                    loop.call_soon_threadsafe(self._changed, registry)
                     if not claude.is_dir():
                         break
             except OSError:
                 logger.warning("Watching %s failed; retrying", claude, exc_info=True)
-                await asyncio.sleep(self.poll_interval)
+                halt.wait(self.poll_interval)
+            except RuntimeError:
+                return  # the loop closed under us: the server is going away
+
+    def _changed(self, registry: bool) -> None:
+        if registry:
+            self.sync()
+        self._wake.set()
 
     async def _tick(self, stop: asyncio.Event) -> None:
         """Staleness and crashes change nothing on disk: look every poll_interval."""

@@ -148,6 +148,7 @@ async def test_a_stale_own_instance_whose_process_lives_is_not_written_to(repo, 
 
 
 async def test_a_garbage_registry_is_survived(repo, orchestrator):
+    orchestrator.state("running")  # ours journal before they register
     async with Listener() as everyone, Running(repo):
         repo.registry(raw="{not json")
         await asyncio.sleep(0.15)
