@@ -56,6 +56,7 @@ class OrchestratorStatus:
     is_stale: bool
     tasks: tuple[TaskInfo, ...]
     phases: tuple[PhaseSummary, ...]
+    status_etag: str | None  # the status file's version, for If-Match on skip-task/retry-task
 
 
 def _info(instance: Instance, now: datetime) -> OrchestratorInfo:
@@ -178,4 +179,5 @@ def orchestrator_status_get(
         is_stale=is_stale(instance, now),
         tasks=tuple(task_info(raw, planned) for raw in snapshot.tasks) if snapshot else (),
         phases=tuple(phase_summary(raw) for raw in snapshot.phases) if snapshot else (),
+        status_etag=(snapshot.etag or None) if snapshot else None,  # "": derived from the plan, no file
     )

@@ -41,6 +41,7 @@ class OrchestratorSerializer(serializers.Serializer):
                "retry_count": 0, "last_error": None, "skip_reason": None, "started_at": _TIME, "completed_at": _TIME}],
     "phases": [{"phase": "Phase 1: Setup", "total_tasks": 2, "completed_tasks": 1, "pending_tasks": 0,
                 "in_progress_tasks": 1, "failed_tasks": 0, "skipped_tasks": 0, "progress_percent": 50.0}],
+    "status_etag": '"803-2c1a-18f2a-4d2-7e3c91aa"',
 })])
 class OrchestratorStatusSerializer(CountsMixin):
     instance_id = serializers.CharField()
@@ -61,3 +62,6 @@ class OrchestratorStatusSerializer(CountsMixin):
     is_stale = serializers.BooleanField()
     tasks = TaskInfoSerializer(many=True)
     phases = PhaseSummarySerializer(many=True)
+    status_etag = serializers.CharField(
+        allow_null=True, help_text="Version of the plan's status.json; send it as If-Match with skip-task or "
+                                   "retry-task to refuse acting on a stale view. Null without a status file.")

@@ -321,6 +321,16 @@ def test_if_match_takes_the_status_etag_the_plan_status_endpoint_sends(repo_root
     assert control_client.get("/api/plans/alpha/status").json()["status_etag"] == response["ETag"]
 
 
+def test_if_match_takes_the_status_etag_the_orchestrator_status_endpoint_sends(orchestrator, control_client):
+    etag = control_client.get("/api/orchestrators/orch-1/status").json()["status_etag"]
+
+    first = control_client.post(url("orch-1", "skip-task"), {"task_id": "1.1"}, format="json", HTTP_IF_MATCH=etag)
+    stale = control_client.post(url("orch-1", "skip-task"), {"task_id": "1.2"}, format="json", HTTP_IF_MATCH=etag)
+
+    assert (first.status_code, stale.status_code) == (200, 412)
+    assert control_client.get("/api/orchestrators/orch-1/status").json()["status_etag"] == first["ETag"]
+
+
 # -- per-plan skip and retry ---------------------------------------------------------------------
 
 
