@@ -597,6 +597,8 @@ export interface components {
             is_stale: boolean;
             tasks: components["schemas"]["TaskInfo"][];
             phases: components["schemas"]["PhaseSummary"][];
+            /** @description Version of the plan's status.json; send it as If-Match with skip-task or retry-task to refuse acting on a stale view. Null without a status file. */
+            status_etag: string | null;
         };
         PaginatedAuditEntryList: {
             /** @example 123 */
