@@ -63,7 +63,7 @@ class LayerPublisher:
             self._layer = get_channel_layer()
         if self._loop is None:
             self._loop = asyncio.new_event_loop()
-            self._thread = threading.Thread(target=self._loop.run_forever, name="layer-publisher", daemon=True)
+            self._thread = threading.Thread(target=self._own_loop, name="layer-publisher", daemon=True)
             self._thread.start()
         ready = threading.Event()
 
@@ -75,6 +75,12 @@ class LayerPublisher:
 
         self._runner = asyncio.run_coroutine_threadsafe(boot(), self._loop)
         ready.wait(5)
+
+    def _own_loop(self) -> None:
+        self._loop.run_forever()
+        # Closed here, not by close(): channels-redis flushes its pools when a loop closes, which
+        # needs this thread's loop free to run (close() may be called from inside another loop).
+        self._loop.close()
 
     def publish(self, event: Event) -> None:
         """Bus callback: O(1), never blocks, never raises."""
@@ -161,4 +167,3 @@ class LayerPublisher:
         if self._thread is not None:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=5)
-            self._loop.close()
