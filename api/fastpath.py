@@ -42,7 +42,7 @@ _slot: ContextVar[_Slot | None] = ContextVar("orchestrator_replay_slot", default
 def mark_replayable(payload: Payload) -> None:
     """Called by a read view that answered an anonymous request from `payload`; no-op outside the wrappers."""
     slot = _slot.get()
-    if slot is not None:
+    if slot is not None and payload.generation is not None:  # without a generation it could never be revalidated
         slot.payload = payload
 
 

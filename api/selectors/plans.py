@@ -150,6 +150,10 @@ def task_info(raw: dict, planned: dict) -> TaskInfo:
     phase = str(raw.get("phase") or (plan_task.phase if plan_task else UNPHASED))
     status = raw.get("status")
     retry_count = raw.get("retryCount")
+    # The number shown in the task's own phase heading wins, so the filter agrees with `phase`.
+    phase_number = _phase_number(phase)
+    if phase_number is None and plan_task is not None:
+        phase_number = plan_task.phase_number
     return TaskInfo(
         id=task_id,
         # Older status files name the field `title`; fall back to the plan's own words.
@@ -161,7 +165,7 @@ def task_info(raw: dict, planned: dict) -> TaskInfo:
         skip_reason=str(raw["skipReason"]) if raw.get("skipReason") else None,
         started_at=parse_iso(raw.get("startedAt")),
         completed_at=parse_iso(raw.get("completedAt")),
-        phase_number=plan_task.phase_number if plan_task else _phase_number(phase),
+        phase_number=phase_number,
     )
 
 
