@@ -15,21 +15,29 @@ export class ApiError extends Error {
   }
 }
 
-// The API's own message says what went wrong; the prefix says what the user can do about it.
+// In plain words, what went wrong and what the user can do about it; the API's own message adds the detail.
 function explain(status, body) {
   const detail = body?.error?.message || "";
-  const plain = {
-    0: "The server cannot be reached. Check that it is running, then try again.",
-    401: "You are not signed in. Sign in (top right) to do this.",
-    403: "Your account is not allowed to do this. Ask an administrator for the 'control orchestrator' permission.",
-    404: "Not found: it may have finished and been removed.",
-    409: "Not possible right now:",
-    412: "The status changed in the meantime; look again and retry.",
-    503: "The orchestrator does not answer: it may have stopped or be busy. Try again in a moment.",
-  }[status];
-  if (status === 409) return `${plain} ${detail || "the current state does not allow it."}`;
-  if (plain && detail && status !== 0 && status !== 401) return `${plain} (${detail})`;
-  return plain || detail || `The server answered ${status}.`;
+  switch (status) {
+    case 0:
+      return "The server cannot be reached. Check that it is running, then try again.";
+    case 401:
+      return "You are not signed in (or your session ended). Sign in, then try again.";
+    case 403:
+      // DRF refuses a session POST without a valid CSRF token with a 403 too; that one needs a reload.
+      if (detail.startsWith("CSRF")) return "This page's security token is missing or expired. Reload the page and try again.";
+      return "Your account is not allowed to do this. Ask an administrator for the 'control orchestrator' permission.";
+    case 404:
+      return `Not found. ${detail || "It may have finished and been removed."}`;
+    case 409:
+      return `Not possible right now. ${detail}`.trim();
+    case 412:
+      return "The status changed in the meantime. Look again, then retry.";
+    case 503:
+      return `The orchestrator does not answer: it may have stopped, or be busy. Try again in a moment. ${detail}`.trim();
+    default:
+      return detail || `The server answered ${status}.`;
+  }
 }
 
 async function request(url, options = {}) {

@@ -37,7 +37,8 @@ async function load() {
     const finished = (o) => ["stopped", "crashed"].includes(o.status) || !o.is_alive;
     list.sort((a, b) => finished(a) - finished(b) || String(b.started_at).localeCompare(String(a.started_at)));
     const statuses = await Promise.all(list.map((info) => getJSON(statusUrl(info.id)).catch(() => null)));
-    renderOrchestrators(list, statuses);
+    const titles = new Map(plans.map((plan) => [plan.name, plan.title]));
+    renderOrchestrators(list, statuses, titles);
     renderPlans(plans, list);
     showNotice("");
   } catch (error) {
@@ -47,7 +48,7 @@ async function load() {
   }
 }
 
-function renderOrchestrators(list, statuses) {
+function renderOrchestrators(list, statuses, titles) {
   orchestrators.clear();
   cards.replaceChildren();
   if (!list.length) {
@@ -57,14 +58,14 @@ function renderOrchestrators(list, statuses) {
   }
   list.forEach((info, index) => {
     const entry = { info, status: statuses[index] };
-    entry.parts = buildCard(info);
+    entry.parts = buildCard(info, titles.get(info.plan_name));
     orchestrators.set(info.id, entry);
     cards.append(entry.parts.card);
     paint(entry);
   });
 }
 
-function buildCard(info) {
+function buildCard(info, title) {
   const parts = {
     state: el("span"),
     bar: progressBar(0, `Progress of ${info.plan_name}`),
@@ -74,7 +75,8 @@ function buildCard(info) {
   };
   parts.card = el("article", { class: "card", dataset: { instanceId: info.id } },
     el("div", { class: "card-head" },
-      el("a", { href: `/orchestrators/${encodeURIComponent(info.id)}/` }, info.plan_name),
+      el("div", {}, el("a", { href: `/orchestrators/${encodeURIComponent(info.id)}/` }, info.plan_name),
+        title && el("span", { class: "desc" }, title)),
       parts.state),
     el("div", { class: "progress-line" }, parts.bar, parts.progress),
     el("div", { class: "meta" }, parts.phase),
@@ -89,6 +91,7 @@ function paint({ info, status, parts }) {
     setProgress(parts.bar, status.progress_percent);
     parts.progress.textContent =
       `${percent(status.progress_percent)} · ${status.completed_tasks + status.skipped_tasks}/${status.total_tasks} tasks` +
+      (status.skipped_tasks ? ` · ${status.skipped_tasks} skipped` : "") +
       (status.failed_tasks ? ` · ${status.failed_tasks} failed` : "");
     parts.phase.textContent = status.current_phase || "No phase started";
   } else {
