@@ -2,6 +2,8 @@
 
 from rest_framework import serializers
 
+from .plans import TaskInfoSerializer
+
 DEFAULT_SKIP_REASON = "Skipped through the API."
 
 
@@ -43,8 +45,10 @@ class TaskChangeSerializer(serializers.Serializer):
     """A task as written into status.json by skip or retry (service: api.services.tasks.TaskChange)."""
 
     plan_name = serializers.CharField()
-    task = serializers.DictField(help_text="The task object as stored in status.json (camelCase keys).")
-    summary = serializers.DictField(source="snapshot.data.summary", help_text="The recomputed status summary.")
+    task = TaskInfoSerializer(help_text="The task after the change, as GET .../tasks shows it.")
+    summary = serializers.DictField(
+        source="snapshot.data.summary", help_text="status.json's `summary` as recomputed and written."
+    )
     status_etag = serializers.CharField(
         source="snapshot.etag", help_text="The status file's new ETag (also the ETag header), for the next If-Match."
     )

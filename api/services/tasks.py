@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from pathlib import Path
 
-from api.selectors.plans import PlanFiles, plan_files, plan_locate
+from api.selectors.plans import PlanFiles, TaskInfo, plan_files, plan_locate, task_info
 from orchestrator.clock import iso_now
 from orchestrator.errors import PlanNotFound
 from orchestrator.layout import RepoLayout, check_instance_id, check_plan_name, check_task_id
@@ -16,7 +16,8 @@ from orchestrator.tasks import retry_task, skip_task
 @dataclass(frozen=True)
 class TaskChange:
     plan_name: str
-    task: dict
+    # In the shape the task reads return, so a client updates its list from the answer.
+    task: TaskInfo
     # The status file as written, so the response can carry its new ETag for the next If-Match.
     snapshot: StatusSnapshot
 
@@ -67,8 +68,8 @@ def _change(*, layout, task_id, plan_name, instance_id, if_match, transition) ->
     files = _instance_plan(layout, instance_id) if instance_id is not None else plan_locate(layout=layout,
                                                                                            name=plan_name)
     _ensure_status(layout, files)
-    # Copied inside the lock: the written dict is shared with cached readers.
-    task, snapshot = update_status(files.status_path, lambda data: dict(transition(data, iso_now())),
+    # Converted inside the lock: the written dict is shared with cached readers from then on.
+    task, snapshot = update_status(files.status_path, lambda data: task_info(transition(data, iso_now()), {}),
                                    if_match=if_match)
     return TaskChange(plan_name=files.name, task=task, snapshot=snapshot)
 

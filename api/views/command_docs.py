@@ -113,17 +113,18 @@ def _task_responses(verb: str) -> dict:
     return {
         200: OpenApiResponse(
             TaskChangeSerializer,
-            description="The task as written into status.json; the ETag header carries the file's new ETag.",
+            description="The task after the change (as the task reads show it) and the recomputed summary; "
+            "the ETag header carries the status file's new version.",
             examples=[OpenApiExample(
                 verb,
                 value={
                     "plan_name": "alpha",
-                    "task": ({"id": "1.2", "phase": "Phase 1: Setup", "description": "Add settings",
-                              "status": "skipped", "skipReason": "Not needed here.",
-                              "completedAt": "2025-01-02T03:04:05.000Z"}
-                             if verb == "skip" else
-                             {"id": "1.2", "phase": "Phase 1: Setup", "description": "Add settings",
-                              "status": "pending", "retryCount": 1, "lastError": "agent failed"}),
+                    "task": {"id": "1.2", "description": "Add settings", "phase": "Phase 1: Setup",
+                             "status": "skipped" if verb == "skip" else "pending",
+                             "retry_count": 0 if verb == "skip" else 1, "last_error": None,
+                             "skip_reason": "Not needed here." if verb == "skip" else None,
+                             "started_at": None,
+                             "completed_at": "2025-01-02T03:04:05Z" if verb == "skip" else None},
                     "summary": {"totalTasks": 4, "completed": 1, "pending": 2, "failed": 0,
                                 "skipped": 1 if verb == "skip" else 0, "in_progress": 0},
                     "status_etag": '"803-1a2b-17f0c2d3e4f5a6b7-4d2-9c1e0f3a"',

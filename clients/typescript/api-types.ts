@@ -824,11 +824,9 @@ export interface components {
         /** @description A task as written into status.json by skip or retry (service: api.services.tasks.TaskChange). */
         TaskChange: {
             plan_name: string;
-            /** @description The task object as stored in status.json (camelCase keys). */
-            task: {
-                [key: string]: unknown;
-            };
-            /** @description The recomputed status summary. */
+            /** @description The task after the change, as GET .../tasks shows it. */
+            task: components["schemas"]["TaskInfo"];
+            /** @description status.json's `summary` as recomputed and written. */
             summary: {
                 [key: string]: unknown;
             };
@@ -1229,7 +1227,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The task as written into status.json; the ETag header carries the file's new ETag. */
+            /** @description The task after the change (as the task reads show it) and the recomputed summary; the ETag header carries the status file's new version. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1430,7 +1428,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The task as written into status.json; the ETag header carries the file's new ETag. */
+            /** @description The task after the change (as the task reads show it) and the recomputed summary; the ETag header carries the status file's new version. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1939,7 +1937,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The task as written into status.json; the ETag header carries the file's new ETag. */
+            /** @description The task after the change (as the task reads show it) and the recomputed summary; the ETag header carries the status file's new version. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2047,7 +2045,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The task as written into status.json; the ETag header carries the file's new ETag. */
+            /** @description The task after the change (as the task reads show it) and the recomputed summary; the ETag header carries the status file's new version. */
             200: {
                 headers: {
                     [name: string]: unknown;

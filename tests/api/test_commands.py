@@ -186,7 +186,8 @@ def test_skip_task_writes_skipped_with_reason_keeps_unknown_keys_and_recomputes_
     assert response.status_code == 200
     body = response.json()
     assert body["plan_name"] == "alpha"
-    assert body["task"]["status"] == "skipped" and body["task"]["skipReason"] == "Not needed."
+    assert body["task"]["status"] == "skipped" and body["task"]["skip_reason"] == "Not needed."
+    assert stored_task(repo_root, "1.2")["skipReason"] == "Not needed."
     data = json.loads(repo_root.layout.status_file("alpha", archived=False).read_text())
     assert data["customKey"] == {"kept": True}
     assert data["summary"] == body["summary"]
@@ -213,7 +214,9 @@ def test_retry_task_resets_a_failed_task_clears_its_error_and_counts_the_retry(r
     task = stored_task(repo_root, "1.1")
     assert task["status"] == "pending" and task["retryCount"] == 3
     assert "error" not in task and "startedAt" not in task and "completedAt" not in task
-    assert response.json()["task"] == task
+    assert response.json()["task"] == {"id": "1.1", "description": task["description"], "phase": task["phase"],
+                                       "status": "pending", "retry_count": 3, "last_error": None,
+                                       "skip_reason": None, "started_at": None, "completed_at": None}
 
 
 def test_retry_task_of_a_skipped_task(repo_root, orchestrator, control_client):
