@@ -40,7 +40,10 @@ class AuditEntry(models.Model):
         ]
 
     def __str__(self) -> str:
-        outcome = "accepted" if self.accepted else f"refused ({self.status_code})"
+        if self.result.get("idempotent_replay"):
+            outcome = f"replayed ({self.status_code})"
+        else:
+            outcome = "accepted" if self.accepted else f"refused ({self.status_code})"
         return f"{self.username or 'anonymous'} {self.action} {self.target} {outcome}"
 
 

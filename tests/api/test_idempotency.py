@@ -145,3 +145,4 @@ def test_a_replay_is_audited_but_not_as_accepted(orchestrator, control_client):
     first, replay = AuditEntry.objects.order_by("id")
     assert first.accepted and not replay.accepted
     assert replay.status_code == 200 and replay.result["idempotent_replay"] is True
+    assert (str(first), str(replay)) == ("controller pause orch-1 accepted", "controller pause orch-1 replayed (200)")
