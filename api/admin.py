@@ -19,7 +19,8 @@ from .rendering import render_markdown
 @admin.register(AuditEntry)
 class AuditEntryAdmin(admin.ModelAdmin):
     list_display = (
-        "created_at", "username", "action", "target_type", "target", "task_id", "accepted", "status_code", "remote_addr",
+        "created_at", "username", "action", "target_type", "target", "task_id", "accepted", "status_code",
+        "remote_addr",
     )
     list_filter = ("action", "accepted", "status_code", "target_type")
     search_fields = ("username", "target", "task_id")

@@ -33,7 +33,9 @@ class CommandAckSerializer(serializers.Serializer):
     ack = serializers.BooleanField(default=True, help_text="Always true: refusals are error responses.")
     instance_id = serializers.CharField()
     command = serializers.ChoiceField(choices=["pause", "resume", "shutdown"])
-    message = serializers.CharField(help_text="The orchestrator's own words, e.g. \"Paused; task 1.2 will finish first.\"")
+    message = serializers.CharField(
+        help_text="The orchestrator's own words, e.g. \"Paused; task 1.2 will finish first.\""
+    )
     state = serializers.CharField(
         allow_null=True,
         help_text="The state after the command: running | paused | stopping | stopped | crashed "

@@ -27,7 +27,9 @@ def orchestrator_resume(*, layout: RepoLayout, instance_id: str, ipc_timeout: fl
     return _send(layout=layout, instance_id=instance_id, ipc_timeout=ipc_timeout, command="resume", payload={})
 
 
-def orchestrator_shutdown(*, layout: RepoLayout, instance_id: str, ipc_timeout: float, force: bool = False) -> CommandAck:
+def orchestrator_shutdown(
+    *, layout: RepoLayout, instance_id: str, ipc_timeout: float, force: bool = False
+) -> CommandAck:
     """Graceful by default (the current task finishes); `force` kills the agent at once."""
     return _send(layout=layout, instance_id=instance_id, ipc_timeout=ipc_timeout, command="shutdown",
                  payload={"force": force})
