@@ -7,6 +7,7 @@ then a second user without the control permission is told so in plain words. Scr
 1280 px and 390 px are kept under test-artifacts/dashboard/.
 """
 
+import json
 import os
 import re
 import shlex
@@ -22,6 +23,10 @@ from pathlib import Path
 import pytest
 
 from orchestrator.agents import scripted
+from orchestrator.clock import iso_now
+from orchestrator.events import Event
+from orchestrator.journal import Journal
+from orchestrator.registry import Instance, Registry
 from tests.factories import RepoFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -203,7 +208,7 @@ def test_watch_pause_skip_resume_reconnect_and_refuse(browser, site):
     expect(card).to_be_visible()
     expect(card.locator(".badge").first).to_have_text("running")
     progress = card.locator(".progress-text")
-    expect(progress).to_contain_text("/9 tasks")
+    expect(progress).to_contain_text("/9 done")
     first = progress.inner_text()
     expect(progress).not_to_have_text(first, timeout=15_000)  # the progress moves without a reload
     expect(page.locator("#plans")).to_contain_text("Every active plan has an orchestrator")
@@ -289,3 +294,47 @@ def test_command_errors_read_as_plain_words(browser, site):
     assert words["conflict"] == "Not possible right now. Cannot resume: the orchestrator is running, not paused."
     assert words["unavailable"].startswith("The orchestrator does not answer: it may have stopped, or be busy.")
     assert words["unavailable"].endswith("(process 41 is gone).")
+
+
+def test_stream_replays_after_a_gap_and_refetches_after_a_reset(browser, site):
+    """The two frames a healthy server rarely sends, injected into the real stream of a journaled instance."""
+    instance_id = "orch-1700000000001"
+    Registry(site.repo.layout.registry_path).register(Instance(**site.repo.instance(
+        id=instance_id, plan_path="docs/plans/demo.md", status="stopped")))
+    journal = Journal(site.repo.layout.journal_file(instance_id))
+    for number in range(1, 21):
+        kind = "tool_started" if number % 2 else "tool_completed"
+        data = {"tool_id": f"t{(number + 1) // 2}", "tool_name": "Read", "input_summary": "docs/plans/demo.md",
+                "duration": 0.1, "success": True}
+        journal.append(Event(id=number, type=kind, timestamp=iso_now(), instance_id=instance_id, data=data))
+    journal.close()
+
+    sockets = []
+
+    def through(route):
+        sockets.append(route)
+        route.connect_to_server()  # a proxy: frames pass both ways, and the test may add its own
+
+    tab = Tab(browser, site, "alice")
+    tab.page.route_web_socket(re.compile(r"/api/orchestrators/[^/?]+/events"), through)
+    tab.sign_in(f"/orchestrators/{instance_id}/")
+    connection = tab.page.locator("#connection")
+    expect(connection).to_have_text("Live")
+    assert "since=" not in sockets[0].url
+
+    def inject(frame_type: str, data: dict) -> None:
+        sockets[-1].send(json.dumps({"type": frame_type, "timestamp": iso_now(), "instance_id": instance_id,
+                                     "data": data}))
+
+    # The server dropped ids 5-9 for this client: it reconnects from 4 and replays 5-20.
+    inject("gap", {"from_id": 5, "to_id": 9, "count": 5, "since": 4})
+    expect(connection).to_have_text("Reconnected; caught up on 16 missed events.")
+    assert sockets[-1].url.endswith("/events?since=4")
+    expect(tab.page.locator("#feed li.ok")).to_have_count(8)
+
+    # The journal no longer reaches back to the cursor: the page reloads the state over REST.
+    with tab.page.expect_request(re.compile(rf"/api/orchestrators/{instance_id}/status$")):
+        inject("reset", {"reason": "cursor_out_of_range", "since": 4, "oldest_id": 12, "last_id": 20})
+    expect(connection).to_contain_text("too much was missed to replay")
+    expect(tab.page.locator("#feed li.note-row").first).to_contain_text("some tool calls are not shown")
+    tab.close()

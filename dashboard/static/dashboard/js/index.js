@@ -90,7 +90,7 @@ function paint({ info, status, parts }) {
   if (status) {
     setProgress(parts.bar, status.progress_percent);
     parts.progress.textContent =
-      `${percent(status.progress_percent)} · ${status.completed_tasks + status.skipped_tasks}/${status.total_tasks} tasks` +
+      `${percent(status.progress_percent)} · ${status.completed_tasks}/${status.total_tasks} done` +
       (status.skipped_tasks ? ` · ${status.skipped_tasks} skipped` : "") +
       (status.failed_tasks ? ` · ${status.failed_tasks} failed` : "");
     parts.phase.textContent = status.current_phase || "No phase started";
@@ -135,6 +135,8 @@ function onEvent(event) {
   } else if (event.type === "orchestrator_state") {
     entry.info.status = event.data.state;
     if (entry.status) entry.status.status = event.data.state;
+    // Rare, and it may move a plan in or out of the "without an orchestrator" table.
+    if (["stopped", "crashed"].includes(event.data.state)) refresh();
   } else if (event.type === "phase_changed" && entry.status) {
     entry.status.current_phase = event.data.new_phase;
   } else {

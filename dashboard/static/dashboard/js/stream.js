@@ -43,10 +43,16 @@ export class EventSocket {
     if (frame.type === "snapshot") {
       this.failures = 0;
       this.connections += 1;
-      // Events up to the snapshot's cursor are the replay of what we missed while away.
-      this.replayUpTo = this.resumable && this.lastId !== null ? frame.data?.last_event_id ?? null : null;
+      const cursor = frame.data?.last_event_id ?? null;
+      if (this.resumable && this.lastId === null) {
+        // The snapshot is the state as of this event id: a later reconnect resumes after it.
+        this.lastId = cursor;
+      } else if (this.resumable && cursor !== null && cursor > this.lastId) {
+        // Events up to the snapshot's cursor follow as the replay of what we missed while away.
+        this.replayUpTo = cursor;
+      }
       this.handlers.onSnapshot?.(frame, { reconnected: this.connections > 1 });
-      this.report(this.replayUpTo !== null && this.replayUpTo > this.lastId ? "catching-up" : "live");
+      this.report(this.replayUpTo === null ? "live" : "catching-up");
       return;
     }
     if (frame.type === "gap") {
