@@ -5,7 +5,8 @@ Shape: {"error": {"code": "<stable code>", "message": "<text>", "details": {...}
 
 import logging
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import status
@@ -74,6 +75,16 @@ def exception_handler(exc, context):
         )
         response["Retry-After"] = "1"
         return response
+
+    if isinstance(exc, RequestDataTooBig):
+        # Raised by Django when DRF reads a body over DATA_UPLOAD_MAX_MEMORY_SIZE; left alone it
+        # would escape DRF and become Django's generic 400 page.
+        return Response(
+            error_body("request_too_large",
+                       f"The request body exceeds {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.",
+                       {"limit": settings.DATA_UPLOAD_MAX_MEMORY_SIZE}),
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
 
     if isinstance(exc, Http404):
         exc = drf_exceptions.NotFound()

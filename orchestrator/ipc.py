@@ -22,6 +22,7 @@ logger = logging.getLogger(__name__)
 MAX_FRAME = 65536  # bytes of JSON after the length prefix; the existing tools refuse more
 COMMANDS = ("status", "pause", "resume", "shutdown")
 _HEADER = struct.Struct(">I")
+_PEERCRED = struct.Struct("3i")  # struct ucred: pid, uid, gid
 
 Handler = Callable[[str, dict], dict]
 
@@ -72,11 +73,28 @@ def read_frame(sock: socket.socket, *, timeout: float) -> dict:
     return message
 
 
+def peer_uid(sock: socket.socket, socket_path: str) -> int:
+    """The uid of the process listening on the other end of a connected Unix socket.
+
+    Linux reports the listener's credentials (SO_PEERCRED), which no file trickery can
+    fake; elsewhere the owner of the socket file is the best available answer.
+    """
+    if hasattr(socket, "SO_PEERCRED"):
+        _pid, uid, _gid = _PEERCRED.unpack(sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size))
+        return uid
+    return os.stat(socket_path).st_uid
+
+
 def send_command(socket_path: str, command: str, payload: dict | None = None, *, timeout: float = 2.0) -> dict:
     """Send one request and return the reply's payload ({"ack": ...} or {"error": ...}).
 
     `timeout` bounds connect, send and receive together, so a wedged orchestrator costs a
     caller (an HTTP request) at most that long; every failure is OrchestratorUnavailable.
+
+    Socket paths come from the registry, a file any tool of the repository may write, so
+    nothing is sent until the listener is known to run as our own user: a path aimed at
+    some other service's socket (another user's, an abstract one, a symlink to one) gets
+    OrchestratorUnavailable(reason="untrusted_socket") and never sees a byte.
     """
     deadline = time.monotonic() + timeout
     frame = encode_frame(make_message("request", command, payload))
@@ -88,6 +106,10 @@ def send_command(socket_path: str, command: str, payload: dict | None = None, *,
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.settimeout(timeout)
             sock.connect(socket_path)
+            if peer_uid(sock, socket_path) != os.geteuid():
+                raise OrchestratorUnavailable(
+                    f"Refused {socket_path}: its listener does not run as this server's user.",
+                    reason="untrusted_socket")
             sock.settimeout(max(deadline - time.monotonic(), 0.001))
             try:
                 sock.sendall(frame)

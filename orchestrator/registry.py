@@ -50,10 +50,31 @@ def new_instance_id(clock: Clock = utc_now) -> str:
     return f"orch-{int(clock().timestamp() * 1000)}"
 
 
+_OPTIONAL = (str, type(None))
+# The value types the ecosystem writes. Instance(**entry) checks none of them, and a
+# wrong one (a numeric plan_path, a string port) would fail far from here, in a request.
+_TYPES = {"id": str, "plan_path": str, "worktree_path": _OPTIONAL, "started_at": str,
+          "last_heartbeat": str, "socket_path": _OPTIONAL}
+_MAX_PID = 2**31 - 1  # pid_t: os.kill() overflows beyond it
+
+
+def _is_int(value: object, *, optional: bool = False) -> bool:
+    if value is None:
+        return optional
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _entry_to_instance(entry: object) -> Instance | None:
     # Other tools load entries with Instance(**entry): an entry with missing or extra
-    # keys would break them too, so it is not ours to interpret.
+    # keys would break them too, so it is not ours to interpret; nor is one whose values
+    # have types or a status no writer of the documented format produces.
     if not isinstance(entry, dict) or entry.keys() != _KEYS:
+        return None
+    if not all(isinstance(entry[key], kind) for key, kind in _TYPES.items()):
+        return None
+    if not (_is_int(entry["pid"]) and 0 < entry["pid"] <= _MAX_PID and _is_int(entry["port"], optional=True)):
+        return None
+    if entry["status"] not in INSTANCE_STATUSES:
         return None
     return Instance(**entry)
 

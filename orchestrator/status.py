@@ -43,7 +43,9 @@ class StatusSnapshot:
         """Per-phase counts in the order phases first appear in the task list (plan order)."""
         groups: dict[str, list[dict]] = {}
         for task in self.tasks:
-            groups.setdefault(task.get("phase") or UNPHASED, []).append(task)
+            phase = task.get("phase")
+            # Files written by hand or by other tools may hold any JSON here, lists and objects too.
+            groups.setdefault(phase if isinstance(phase, str) and phase else UNPHASED, []).append(task)
         summaries = []
         for phase, tasks in groups.items():
             counts = _count(tasks)

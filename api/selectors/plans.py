@@ -16,7 +16,9 @@ from orchestrator.status import TASK_STATUSES, StatusSnapshot, read_status
 # for a plan whose status file cannot be read.
 PLAN_STATUSES = ("not_started", "in_progress", "complete", "unknown")
 
-_PHASE_NUMBER_RE = re.compile(r"^Phase\s+(\d+)\b", re.IGNORECASE)
+# At most 4 digits, like the plan parser's: status files may hold any phase text, and int()
+# refuses strings past 4300 digits.
+_PHASE_NUMBER_RE = re.compile(r"^Phase\s+(\d{1,4})\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,397 @@
+"""Faults, each reproduced: damaged status and registry files (by hand, by hypothesis, by a stuck lock
+holder, by a full disk) and an orchestrator killed with SIGKILL mid-task. The API must keep answering
+JSON, lose nothing on disk, and pick up where things left off once the fault is gone."""
+
+import errno
+import functools
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from api.services import tasks as task_services
+from orchestrator import fileio
+from orchestrator.errors import LockTimeout
+from orchestrator.events import EventBus
+from orchestrator.lifecycle import HEARTBEAT_S
+from orchestrator.monitor import StatusMonitor
+from orchestrator.registry import Registry
+from orchestrator.status import read_status, update_status
+from tests.engine_support import AGENT_CMD, PROJECT_ROOT, THREE_PHASES, agent_pids, wait_until
+
+from .conftest import INSTANCE, assert_error_shape
+
+READS = ["/api/plans", "/api/plans/alpha", "/api/plans/alpha/status", "/api/plans/alpha/tasks",
+         f"/api/orchestrators/{INSTANCE}/status", "/health"]
+SKIP = "/api/plans/alpha/tasks/1.2/skip"
+FILE_FUZZ = settings(derandomize=True, max_examples=60, deadline=None,
+                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+
+
+def status_path(repo):
+    return repo.layout.status_file("alpha", archived=False)
+
+
+def assert_answers_json(response, *allowed_errors: int) -> None:
+    """2xx, or one of the documented error statuses with the error shape; never a 500 or HTML."""
+    if response.status_code < 300:
+        assert response["Content-Type"].startswith("application/json")
+    else:
+        assert_error_shape(response, *allowed_errors)
+
+
+# -- status.json damaged ---------------------------------------------------------------------
+
+DAMAGE = {
+    "garbage": b"\x00\xffnot json at all",
+    "truncated": None,  # the first half of the real file, as a non-atomic writer would leave it
+    "empty": b"",
+    "not_an_object": b"[1, 2, 3]",
+    "no_task_list": b'{"planName": "x", "tasks": {"1.1": "pending"}}',
+    "deeply_nested": b"[" * 100_000 + b"]" * 100_000,
+}
+
+
+def damage(path, kind: str) -> bytes:
+    good = path.read_bytes()
+    path.write_bytes(good[: len(good) // 2] if kind == "truncated" else DAMAGE[kind])
+    return good
+
+
+@pytest.mark.parametrize("kind", DAMAGE)
+def test_damaged_status_file_is_503_json_for_its_plan_and_leaves_the_rest_served(populated, api, kind):
+    path = status_path(populated)
+    damage(path, kind)
+    error = assert_error_shape(api.get("/api/plans/alpha/status"), 503)
+    assert error["code"] == "status_file_corrupt"
+    listing = api.get("/api/plans")
+    assert listing.status_code == 200
+    assert {plan["name"] for plan in listing.json()} >= {"alpha", "beta"}
+    for url in READS:
+        assert_answers_json(api.get(url), 503)
+
+
+@pytest.mark.parametrize("kind", DAMAGE)
+def test_writes_to_a_damaged_status_file_are_refused_and_change_nothing(populated, api, kind):
+    path = status_path(populated)
+    damage(path, kind)
+    damaged = path.read_bytes()
+    error = assert_error_shape(api.post(SKIP, {"reason": "x"}, format="json"), 503)
+    assert error["code"] == "status_file_corrupt"
+    assert path.read_bytes() == damaged, "a writer must never 'repair' a file it cannot read"
+
+
+def test_deleted_status_file_falls_back_to_the_plan_markdown(populated, api):
+    status_path(populated).unlink()
+    body = api.get("/api/plans/alpha/status").json()
+    assert {task["status"] for task in body["tasks"]} == {"pending"}
+    assert api.post(SKIP, {"reason": "by hand"}, format="json").status_code == 200  # re-created from the plan
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode, so chmod 000 cannot make "
+                                              "one unreadable here; test_unreadable_status_file_is_503_json "
+                                              "simulates the same EACCES")
+def test_chmod_000_status_file_is_503_json(populated, api):
+    path = status_path(populated)
+    path.chmod(0)
+    try:
+        error = assert_error_shape(api.get("/api/plans/alpha/status"), 503)
+        assert error["code"] == "status_file_corrupt" and "Permission denied" in error["message"]
+    finally:
+        path.chmod(0o644)
+    assert api.get("/api/plans/alpha/status").status_code == 200
+
+
+def test_unreadable_status_file_is_503_json(populated, api, monkeypatch):
+    """What chmod 000 does for a non-root server: open() fails with EACCES."""
+    path = status_path(populated)
+    real_open = open
+
+    def guarded_open(file, *args, **kwargs):
+        if os.fspath(file) == os.fspath(path):
+            raise PermissionError(errno.EACCES, "Permission denied", os.fspath(file))
+        return real_open(file, *args, **kwargs)
+
+    os.utime(path)  # a new mtime, so no cached parse can answer for the file
+    monkeypatch.setattr(fileio, "open", guarded_open, raising=False)
+    error = assert_error_shape(api.get("/api/plans/alpha/status"), 503)
+    assert error["code"] == "status_file_corrupt" and "Permission denied" in error["message"]
+    monkeypatch.undo()
+    assert api.get("/api/plans/alpha/status").status_code == 200
+
+
+def test_monitor_survives_every_damage_and_reports_the_fixed_file(populated):
+    """The engine's monitor keeps watching through garbage, truncation, deletion and EACCES-like
+    failures, and the first good write afterwards is published as usual."""
+    path = status_path(populated)
+    events, seen = [], threading.Event()
+
+    def collect(event):
+        events.append(event)
+        seen.set()
+
+    monitor = StatusMonitor(path, instance_id=INSTANCE, bus=EventBus(), callback=collect)
+    monitor.start()
+    try:
+        for step, kind in enumerate(["garbage", "truncated", "empty", "deleted", "garbage"]):
+            if kind == "deleted":
+                path.unlink()
+            else:
+                damage(path, kind) if path.exists() else path.write_bytes(DAMAGE.get(kind) or b"{")
+            time.sleep(0.05)
+            seen.clear()
+            populated.status("alpha", states={"2.1": "completed" if step % 2 else "failed"})
+            assert seen.wait(5), f"no event after the file was fixed following {kind}"
+            assert any(e.type == "status_updated" for e in events)
+    finally:
+        monitor.stop()
+    changes = [(e.data["task_id"], e.data["new_status"]) for e in events if e.type == "task_changed"]
+    assert ("2.1", "failed") in changes and ("2.1", "completed") in changes
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats() | st.text(max_size=20)
+    | st.sampled_from(["Phase 1: Setup", "Phase " + "9" * 5000 + ": x", "completed", "failed", "skipped",
+                       "in_progress", "pending", "2025-01-02T03:04:05Z", "1.1", "1.2"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=6)
+fuzzed_task = st.fixed_dictionaries({}, optional={
+    key: json_values | st.sampled_from(["1.1", "1.2", "2.1"]) for key in
+    ("id", "status", "phase", "description", "retryCount", "error", "skipReason", "startedAt", "completedAt",
+     "duration")})
+fuzzed_status = st.fixed_dictionaries({"tasks": st.lists(fuzzed_task, max_size=4)}, optional={
+    key: json_values for key in ("currentPhase", "planName", "planPath", "summary", "lastUpdatedAt", "runs")})
+
+
+@pytest.mark.slow
+def test_any_json_in_status_file_is_answered_without_a_server_error(populated, api):
+    """Hypothesis writes status files as hand edits and other tools might: any types anywhere.
+
+    Found: a task "phase" holding a list or object crashed every plan read (unhashable key in
+    StatusSnapshot.phases), and a "Phase <5000 digits>" phase crashed int() in the task filter.
+    """
+    path = status_path(populated)
+
+    @FILE_FUZZ
+    @given(fuzzed_status)
+    def run(document):
+        path.write_text(json.dumps(document))
+        for url in READS + ["/api/plans/alpha/tasks?phase=1"]:
+            assert_answers_json(api.get(url), 503)
+        for url in (SKIP, "/api/plans/alpha/tasks/1.1/retry"):
+            assert_answers_json(api.post(url, {"reason": "x"}, format="json"), 404, 409, 503)
+
+    run()
+
+
+def test_task_phase_of_any_json_type_counts_as_unphased(populated, api):
+    populated.status("alpha", tasks=[{"id": "1.1", "status": "pending", "description": "a", "phase": ["x"]},
+                                     {"id": "1.2", "status": "pending", "description": "b", "phase": {"y": 1}},
+                                     {"id": "1.3", "status": "pending", "description": "c",
+                                      "phase": "Phase " + "9" * 5000 + ": huge"}])
+    response = api.get("/api/plans/alpha/status")
+    assert response.status_code == 200
+    assert api.get("/api/plans/alpha/tasks?phase=9").json() == []
+
+
+# -- registry damaged ------------------------------------------------------------------------
+
+CORRUPT_REGISTRIES = [b"\x00garbage", b'{"instances": [', b"[]", b'{"instances": 5}', b"[" * 100_000, b"\xff\xfe"]
+ORCHESTRATOR_URLS = ["/api/orchestrators", f"/api/orchestrators/{INSTANCE}", f"/api/orchestrators/{INSTANCE}/status"]
+
+
+@pytest.mark.parametrize("raw", CORRUPT_REGISTRIES)
+def test_corrupt_registry_is_503_json_and_plans_are_still_served(populated, api, raw):
+    populated.registry(raw=raw)
+    for url in ORCHESTRATOR_URLS:
+        assert assert_error_shape(api.get(url), 503)["code"] == "registry_unavailable"
+    command = assert_error_shape(api.post(f"/api/orchestrators/{INSTANCE}/pause"), 503)
+    assert command["code"] == "registry_unavailable"
+    assert api.get("/health").json()["status"] == "degraded"
+    assert api.get("/api/plans/alpha/status").status_code == 200
+
+
+@pytest.mark.parametrize("bad", [
+    {"plan_path": None}, {"plan_path": 5}, {"socket_path": 5}, {"port": "8000"}, {"pid": 2**70}, {"pid": "12"},
+    {"pid": True}, {"status": "exploded"}, {"started_at": 5}, {"worktree_path": []},
+])
+def test_registry_entries_with_wrong_value_types_are_skipped_not_a_500(populated, api, bad):
+    """Found: Instance(**entry) checks no types, so these reached the views and raised (TypeError,
+    ValueError, OverflowError from os.kill): every orchestrator read answered 500."""
+    good = populated.instance(id="orch-1700000000001")
+    populated.registry([populated.instance(id=INSTANCE, **bad), good])
+    assert [entry["id"] for entry in api.get("/api/orchestrators").json()] == [good["id"]]
+    assert assert_error_shape(api.get(f"/api/orchestrators/{INSTANCE}/status"), 404)["code"] == "instance_not_found"
+
+
+@pytest.mark.slow
+def test_any_json_in_registry_is_answered_without_a_server_error(populated, api):
+    entry = st.fixed_dictionaries({key: json_values | st.just(value) for key, value in
+                                   populated.instance(id=INSTANCE).items()})
+    registry = st.one_of(json_values, st.fixed_dictionaries({"instances": st.lists(entry | json_values, max_size=3)},
+                                                            optional={"lastCleanup": json_values}))
+
+    @FILE_FUZZ
+    @given(registry)
+    def run(document):
+        populated.registry(raw=json.dumps(document))
+        for url in ORCHESTRATOR_URLS + ["/health"]:
+            assert_answers_json(api.get(url), 404, 503)
+        assert_answers_json(api.post(f"/api/orchestrators/{INSTANCE}/pause"), 404, 503)
+        assert_answers_json(api.post(f"/api/orchestrators/{INSTANCE}/skip-task", {"task_id": "1.2"}, format="json"),
+                            400, 404, 409, 503)
+
+    run()
+
+
+# -- locks held by a stuck process -----------------------------------------------------------
+
+LOCK_HOLDER = textwrap.dedent("""
+    import fcntl, os, sys, time
+    fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    print("locked", flush=True)
+    time.sleep(60)
+""")
+
+
+@pytest.fixture
+def stuck_lock_holder():
+    """start(lock_path): a separate process that takes the flock and then hangs, like a wedged writer."""
+    processes = []
+
+    def start(lock_path) -> subprocess.Popen:
+        process = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, str(lock_path)], stdout=subprocess.PIPE,
+                                   text=True)
+        processes.append(process)
+        assert process.stdout.readline().strip() == "locked"
+        return process
+
+    yield start
+    for process in processes:
+        process.kill()
+        process.wait(5)
+
+
+def test_registry_writers_time_out_with_a_clear_error_while_readers_answer(populated, api, stuck_lock_holder):
+    registry = Registry(populated.layout.registry_path, lock_timeout=0.3)
+    stuck_lock_holder(registry.lock_path)
+    started = time.monotonic()
+    with pytest.raises(LockTimeout, match="orchestrator-registry.json.lock within 0.3 s"):
+        registry.heartbeat(INSTANCE)
+    assert time.monotonic() - started < 1.5
+    assert [entry.id for entry in registry.list()] == [INSTANCE]
+    assert api.get("/api/orchestrators").status_code == 200
+    assert api.get(f"/api/orchestrators/{INSTANCE}/status").status_code == 200
+
+
+def test_writers_go_on_once_the_stuck_lock_holder_dies(populated, stuck_lock_holder):
+    registry = Registry(populated.layout.registry_path, lock_timeout=0.3)
+    holder = stuck_lock_holder(registry.lock_path)
+    holder.kill()
+    holder.wait(5)
+    assert registry.heartbeat(INSTANCE).id == INSTANCE  # the kernel dropped the dead holder's flock
+
+
+def test_status_lock_held_by_a_stuck_process_is_503_lock_timeout_and_reads_answer(
+        populated, api, stuck_lock_holder, monkeypatch):
+    """The API's skip/retry wait for the engine's per-file lock; a holder that never lets go costs
+    the request the lock timeout (10 s in production, 0.3 s here), then a clear 503."""
+    monkeypatch.setattr(task_services, "update_status", functools.partial(update_status, lock_timeout=0.3))
+    path = status_path(populated)
+    stuck_lock_holder(path.with_name(path.name + ".lock"))
+    before = path.read_bytes()
+    error = assert_error_shape(api.post(SKIP, {"reason": "x"}, format="json"), 503)
+    assert error["code"] == "lock_timeout" and "within 0.3 s" in error["message"]
+    assert path.read_bytes() == before
+    assert api.get("/api/plans/alpha/status").status_code == 200
+
+
+# -- disk full while writing status.json -----------------------------------------------------
+
+def _no_space(*args, **kwargs):
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+@pytest.mark.parametrize("failing_call", ["write", "fsync", "replace"])
+def test_disk_full_while_writing_status_keeps_the_old_file_and_answers_503_json(populated, api, monkeypatch,
+                                                                                 failing_call):
+    """ENOSPC at each step of the atomic write (data, flush to disk, rename): the old file stays
+    whole and is still served, no temporary file is left behind, and the next write succeeds."""
+    path = status_path(populated)
+    before = path.read_bytes()
+    monkeypatch.setattr(fileio.os, failing_call, _no_space)
+    error = assert_error_shape(api.post(SKIP, {"reason": "disk full"}, format="json"), 503)
+    assert error["code"] == "storage_error" and "No space left" in error["message"]
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in path.parent.iterdir()) == ["findings", "status.json", "status.json.lock"]
+    assert read_status(path).data == json.loads(before)
+    assert api.get("/api/plans/alpha/status").status_code == 200
+    assert api.post(SKIP, {"reason": "space again"}, format="json").status_code == 200
+
+
+# -- orchestrator killed with SIGKILL mid-task -----------------------------------------------
+
+def _spawn_orchestrator(repo, delay: float) -> subprocess.Popen:
+    agent = shlex.join(AGENT_CMD).replace("--delay 0", f"--delay {delay}")
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "orchestrate", "trio", "--plain", "--repo-root", str(repo.root),
+         "--agent-cmd", agent],
+        cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"})
+
+
+def _tasks(repo) -> dict:
+    snapshot = read_status(repo.layout.status_file("trio", archived=False))
+    return {task["id"]: task for task in snapshot.tasks} if snapshot else {}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(90)
+def test_orchestrator_killed_mid_task_is_reported_crashed_refuses_commands_and_resumes(served, api):
+    served.plan("trio", THREE_PHASES, title="Trio")
+    first = _spawn_orchestrator(served, delay=0.4)
+    try:
+        wait_until(lambda: _tasks(served).get("1.1", {}).get("status") == "completed"
+                   and _tasks(served).get("1.2", {}).get("status") == "in_progress",
+                   timeout=30, message="1.1 done and 1.2 running")
+        [instance] = Registry(served.layout.registry_path).list()
+        done_before = {tid: (t["startedAt"], t["completedAt"]) for tid, t in _tasks(served).items()
+                       if t["status"] == "completed"}
+        first.send_signal(signal.SIGKILL)
+        killed_at = time.monotonic()
+        first.wait(10)  # a shell reaps its dead child; a zombie's pid would still look alive
+        for pid in agent_pids(str(served.root)):
+            os.kill(pid, signal.SIGKILL)  # the agent has its own process group: SIGKILL did not reach it
+
+        def reported_crashed():
+            return api.get(f"/api/orchestrators/{instance.id}/status").json()["status"] == "crashed"
+        wait_until(reported_crashed, timeout=HEARTBEAT_S, message="the API to report the instance crashed")
+        crash_report_s = time.monotonic() - killed_at
+        assert api.get(f"/api/orchestrators/{instance.id}").json()["is_alive"] is False
+        for command in ("pause", "resume", "shutdown"):
+            error = assert_error_shape(api.post(f"/api/orchestrators/{instance.id}/{command}"), 503)
+            assert error["details"]["reason"] == "process_gone"
+
+        second = _spawn_orchestrator(served, delay=0.0)
+        output, _ = second.communicate(timeout=60)
+        assert second.returncode == 0, output
+    finally:
+        first.kill()
+    tasks = _tasks(served)
+    assert {t["status"] for t in tasks.values()} == {"completed"}
+    assert {tid: (tasks[tid]["startedAt"], tasks[tid]["completedAt"]) for tid in done_before} == done_before, \
+        "a task completed before the crash was run again"
+    entries = {entry.id: entry.status for entry in Registry(served.layout.registry_path).list()}
+    assert entries[instance.id] == "crashed"  # marked by the restarted orchestrator on its way in
+    print(f"crash reported {crash_report_s * 1000:.0f} ms after SIGKILL (heartbeat period {HEARTBEAT_S:g} s)")
