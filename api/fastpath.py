@@ -3,7 +3,7 @@
 Django's request path (handler, signals, ten middleware, DRF's negotiation and
 permissions) costs several times more than serving a cached payload, and under ASGI it
 adds a thread hop per request. So the WSGI and ASGI entry points wrap the Django app:
-a GET without Cookie or Authorization whose exact response Django already produced
+a GET without credentials or If-Match whose exact response Django already produced
 (same path, query, host, Accept and Origin; every header, CORS and security ones
 included) is answered from memory for as long as the view's files are unchanged, as
 told by the same ChangeFeed the view used. Everything else goes to Django untouched,
@@ -25,6 +25,11 @@ _NOT_MODIFIED_KEEP = {"etag", "last-modified", "vary", "cache-control", "expires
 # Request headers a stored response may vary on: Accept and Origin are in the key, and
 # replayed requests carry no Cookie or Authorization.
 _VARY_OK = {"accept", "origin", "cookie", "authorization"}
+# Requests Django must see: credentials (the answer may differ per user) and preconditions
+# that can fail with 412.
+_BYPASS = ("cookie", "authorization", "if-match", "if-unmodified-since")
+_BYPASS_WSGI = frozenset("HTTP_" + name.upper().replace("-", "_") for name in _BYPASS)
+_BYPASS_ASGI = frozenset(name.encode() for name in _BYPASS)
 
 
 class _Slot:
@@ -108,7 +113,7 @@ class ReplayWSGI:
         self._store = _Store(maxsize)
 
     def __call__(self, environ, start_response):
-        if environ["REQUEST_METHOD"] != "GET" or "HTTP_COOKIE" in environ or "HTTP_AUTHORIZATION" in environ:
+        if environ["REQUEST_METHOD"] != "GET" or not _BYPASS_WSGI.isdisjoint(environ):
             return self.app(environ, start_response)
         key = (orchestrator_settings(), environ.get("wsgi.url_scheme"), environ.get("HTTP_HOST"),
                environ.get("PATH_INFO"), environ.get("QUERY_STRING"), environ.get("HTTP_ACCEPT"),
@@ -162,7 +167,7 @@ class ReplayASGI:
         if scope["type"] != "http" or scope["method"] != "GET":
             return await self.app(scope, receive, send)
         headers = dict(scope["headers"])
-        if b"cookie" in headers or b"authorization" in headers:
+        if not _BYPASS_ASGI.isdisjoint(headers):
             return await self.app(scope, receive, send)
         key = (orchestrator_settings(), scope.get("scheme"), headers.get(b"host"), scope["path"],
                scope.get("query_string"), headers.get(b"accept"), headers.get(b"origin"))

@@ -110,12 +110,13 @@ def test_query_accept_and_origin_are_part_of_the_key(wsgi, django_wsgi, repo):
     assert django_wsgi.calls == 3
 
 
-def test_html_cookies_credentials_and_other_methods_always_reach_django(wsgi, django_wsgi, repo):
+def test_html_credentials_preconditions_and_other_methods_always_reach_django(wsgi, django_wsgi, repo):
     repo.status("alpha")
     requests = [
         {"HTTP_ACCEPT": "text/html"},
         {"HTTP_COOKIE": "sessionid=abc"},
         {"HTTP_AUTHORIZATION": "Token abc"},
+        {"HTTP_IF_MATCH": '"stale"'},
         {"method": "HEAD"},
     ]
     for headers in requests:
