@@ -93,6 +93,13 @@ class Server:
                 return int(line.split()[1])
         raise RuntimeError("no VmRSS")
 
+    def cpu_s(self) -> float:
+        """User + system CPU seconds the server process has used."""
+        import os as _os
+
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / _os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(10)

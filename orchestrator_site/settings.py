@@ -185,7 +185,8 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels.layers.InMemoryChannelLayer",
+            # Channels' own, minus an O(consumers) sweep on every receive (see realtime/layers.py).
+            "BACKEND": "realtime.layers.InMemoryChannelLayer",
             "CONFIG": {"capacity": 1000, "group_expiry": 300},
         }
     }

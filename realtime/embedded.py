@@ -22,7 +22,7 @@ from .bridge import EventBridge
 
 logger = logging.getLogger(__name__)
 
-IN_MEMORY_LAYER = "channels.layers.InMemoryChannelLayer"
+IN_MEMORY_LAYERS = {"channels.layers.InMemoryChannelLayer", "realtime.layers.InMemoryChannelLayer"}
 
 
 def bridge_wanted() -> bool:
@@ -33,7 +33,7 @@ def bridge_wanted() -> bool:
     if flag in {"0", "false", "no", "off"}:
         return False
     backend = getattr(settings, "CHANNEL_LAYERS", {}).get("default", {}).get("BACKEND")
-    return backend == IN_MEMORY_LAYER
+    return backend in IN_MEMORY_LAYERS
 
 
 def _bridges() -> weakref.WeakKeyDictionary:
