@@ -1,0 +1,37 @@
+"""The in-memory layer sweeps for expired entries at most once a second, and still delivers to every member."""
+
+from unittest import mock
+
+from realtime import layers
+from realtime.layers import InMemoryChannelLayer
+
+
+async def test_group_send_reaches_every_member():
+    layer = InMemoryChannelLayer(capacity=10)
+    channels = [await layer.new_channel() for _ in range(3)]
+    for channel in channels:
+        await layer.group_add("g", channel)
+    await layer.group_send("g", {"type": "x", "n": 1})
+    for channel in channels:
+        assert (await layer.receive(channel))["n"] == 1
+
+
+async def test_expiry_sweep_runs_at_most_once_per_interval():
+    layer = InMemoryChannelLayer(capacity=10)
+    channel = await layer.new_channel()
+    await layer.group_add("g", channel)
+    with mock.patch.object(layers._InMemoryChannelLayer, "_clean_expired") as sweep:
+        for _ in range(100):
+            await layer.group_send("g", {"type": "x"})
+            await layer.receive(channel)
+    assert sweep.call_count == 1
+
+
+async def test_expired_memberships_still_go(monkeypatch):
+    layer = InMemoryChannelLayer(capacity=10, group_expiry=1)
+    channel = await layer.new_channel()
+    await layer.group_add("g", channel)
+    layer.groups["g"][channel] -= 10
+    monkeypatch.setattr(layers, "SWEEP_INTERVAL_S", 0)
+    await layer.group_send("g", {"type": "x"})
+    assert not layer.groups["g"]
