@@ -38,6 +38,9 @@ class AuditPagination(PageNumberPagination):
         403: error_response(
             "Not a staff user.",
             ("permission_denied", "Only staff may read the audit trail.", {})),
+        404: error_response(
+            "A `page` past the last one, or not a positive number (DRF's page-number pagination).",
+            ("not_found", "Invalid page.", {})),
     },
 )
 class AuditViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):

@@ -51,6 +51,10 @@ COMMON_ERRORS = {
                 "A request with this Idempotency-Key is still being processed; retry shortly.",
                 "Wrong state for this command (see the examples), or a request with the same "
                 "Idempotency-Key is still running."),
+    413: _error(413, "request_too_large", "The request body exceeds 65536 bytes.",
+                "The body is larger than DATA_UPLOAD_MAX_MEMORY_SIZE.", {"limit": 65536}),
+    415: _error(415, "unsupported_media_type", 'Unsupported media type "text/plain" in request.',
+                "The body is neither JSON nor a form (or its multipart framing is broken)."),
     422: _error(422, "idempotency_key_reused",
                 "This Idempotency-Key was already used for a different request body on this path; "
                 "use a new key for a new command.",
