@@ -7,8 +7,9 @@ import { statusOf } from "./status.js";
 import { ago, badge, clockTime, duration, el, percent, progressBar, secondsSince, setProgress } from "./ui.js";
 
 const FEED_LIMIT = 200; // older tool calls drop off the bottom
-// Heartbeats are written to the registry, not sent as events: re-read the instance this often.
-const HEARTBEAT_REFRESH_MS = 15000;
+// The heartbeat (written to the registry) and the iteration count (asked over IPC) come with no
+// event: re-read them over REST this often.
+const POLL_MS = 15000;
 
 const root = document.getElementById("orchestrator");
 const instanceId = root.dataset.instanceId;
@@ -306,7 +307,7 @@ new EventSocket(`${base}/events`, {
 }).start();
 
 reload();
-setInterval(refreshUnstreamed, HEARTBEAT_REFRESH_MS);
+setInterval(refreshUnstreamed, POLL_MS);
 // Ages and running durations tick without any event (only their text: a redraw would eat clicks).
 setInterval(() => {
   renderHeartbeat();
