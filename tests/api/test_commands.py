@@ -388,8 +388,10 @@ def test_plan_task_retry_of_a_pending_task_is_409(repo_root, control_client):
 
 
 @pytest.fixture
-def engine(repo_root):
+def engine(repo_root, settings):
     """A real orchestrator (scripted agent, slow enough to be caught mid-plan) running in a thread."""
+    # Its IPC thread shares this process's CPU with the agent and the test: allow a loaded machine.
+    settings.ORCHESTRATOR = {**settings.ORCHESTRATOR, "IPC_TIMEOUT": 5.0}
     repo_root.plan("long", {"Work": [f"1.{n} Step {n}" for n in range(1, 6)]})
     config = EngineConfig(repo_root=repo_root.root, plan_path=Path("docs/plans/long.md"),
                           agent_cmd=[*AGENT_CMD[:-1], "0.3"], agent_env=AGENT_ENV, timeout=10,
