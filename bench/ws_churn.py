@@ -1,6 +1,6 @@
 """Memory under connection churn: server RSS before and after 10,000 WebSocket connect/disconnect cycles.
 
-    .venv/bin/python bench/ws_churn.py [--cycles 10000] [--concurrency 20]
+    .venv/bin/python bench/ws_churn.py [--cycles 10000] [--concurrency 20] [--rounds 1]
 
 One daphne process (in-memory layer, embedded bridge). Each cycle opens /events, reads the
 snapshot and a live event, and closes. RSS is read from /proc after a warm-up of 500 cycles
@@ -41,7 +41,7 @@ async def run_cycles(server: Server, count: int, concurrency: int, emit) -> None
     await asyncio.gather(*(worker() for _ in range(concurrency)))
 
 
-async def main(cycles: int, concurrency: int) -> None:
+async def main(cycles: int, concurrency: int, rounds: int) -> None:
     setup_django()
     from orchestrator.events import EventBus
     from orchestrator.journal import Journal, attach_journal
@@ -60,13 +60,17 @@ async def main(cycles: int, concurrency: int) -> None:
         await asyncio.sleep(2)
         before = server.rss_kib()
         started = time.perf_counter()
-        await run_cycles(server, cycles, concurrency, emit)
+        done, checkpoints = 0, []
+        for _ in range(rounds):
+            await run_cycles(server, cycles, concurrency, emit)
+            done += cycles
+            await asyncio.sleep(3)  # let closes and application cleanup finish
+            checkpoints.append(f"{server.rss_kib() / 1024:.1f} MiB after {done}")
         elapsed = time.perf_counter() - started
-        await asyncio.sleep(3)  # let closes and application cleanup finish
         after = server.rss_kib()
-        print(f"{cycles} connect/disconnect cycles in {elapsed:.1f} s ({cycles / elapsed:.0f}/s, {concurrency} at a "
-              f"time): server RSS {before / 1024:.1f} MiB before, {after / 1024:.1f} MiB after "
-              f"({(after - before) / 1024:+.1f} MiB, {(after - before) * 1024 / cycles:+.0f} B/cycle)", flush=True)
+        print(f"{done} connect/disconnect cycles in {elapsed:.1f} s ({done / elapsed:.0f}/s, {concurrency} at a "
+              f"time): server RSS {before / 1024:.1f} MiB before; " + ", ".join(checkpoints) +
+              f" ({(after - before) / 1024:+.1f} MiB, {(after - before) * 1024 / done:+.0f} B/cycle)", flush=True)
     finally:
         server.stop()
 
@@ -75,5 +79,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cycles", type=int, default=10000)
     parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=1, help="Repeat, reading RSS after each round (is it flat?).")
     args = parser.parse_args()
-    asyncio.run(main(args.cycles, args.concurrency))
+    asyncio.run(main(args.cycles, args.concurrency, args.rounds))

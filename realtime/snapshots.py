@@ -1,30 +1,17 @@
-"""What a client is sent first: the state as the REST reads see it (api.selectors), as one frame."""
+"""What a client is sent first: the state exactly as the REST reads return it (selectors and serializers)."""
 
 from __future__ import annotations
-
-import dataclasses
-from datetime import datetime
 
 from asgiref.sync import sync_to_async
 
 from api.conf import orchestrator_settings
 from api.selectors.orchestrators import orchestrator_list, orchestrator_status_get
-from orchestrator.clock import iso
+from api.serializers.orchestrators import OrchestratorSerializer, OrchestratorStatusSerializer
 from orchestrator.errors import InstanceNotFound, InvalidName, OrchestratorError
 from orchestrator.registry import Registry
 
 from .journals import journal_path
 from .stream import control_frame
-
-
-def _jsonable(value):
-    if isinstance(value, datetime):
-        return iso(value)
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value
 
 
 def _known(instance_id: str) -> bool:
@@ -48,7 +35,7 @@ def _instance_snapshot(instance_id: str, cursor: int | None) -> dict:
     try:
         status = orchestrator_status_get(layout=conf.layout, instance_id=instance_id,
                                          ipc_timeout=conf.status_ipc_timeout)
-        data, error = _jsonable(dataclasses.asdict(status)), None
+        data, error = OrchestratorStatusSerializer(status).data, None
     except OrchestratorError as exc:
         # Deregistered (replay only) or an unreadable status file: say so, the stream still works.
         data, error = None, {"code": exc.code, "message": exc.message}
@@ -58,7 +45,7 @@ def _instance_snapshot(instance_id: str, cursor: int | None) -> dict:
 def _dashboard_snapshot() -> dict:
     try:
         instances = orchestrator_list(layout=orchestrator_settings().layout)
-        data, error = [_jsonable(dataclasses.asdict(i)) for i in instances], None
+        data, error = OrchestratorSerializer(instances, many=True).data, None
     except OrchestratorError as exc:
         data, error = [], {"code": exc.code, "message": exc.message}
     return control_frame("snapshot", None, {"orchestrators": data, "error": error})

@@ -101,7 +101,9 @@ class EventStream:
 
     async def open(self, since: int | None) -> list[dict]:
         """Replay frames (or one reset frame); sets the cursor live events are checked against."""
-        journal = self.journal_for(self.instance_id) if self.instance_id else None
+        if self.instance_id is None:
+            return []  # all instances: no one cursor to resume from; replay is per instance
+        journal = self.journal_for(self.instance_id)
         replay = await sync_to_async(read_replay, thread_sensitive=False)(journal, since)
         if replay.cursor is not None:
             self.cursors[self.instance_id] = replay.cursor

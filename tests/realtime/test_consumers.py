@@ -141,3 +141,21 @@ async def test_disconnect_stops_the_connection_tasks(instance):
     await comm.disconnect()
     await asyncio.sleep(0.05)
     assert len(asyncio.all_tasks()) <= before
+
+
+async def test_all_instances_stream_ignores_since(orchestrator):
+    orchestrator.tool()
+    comm = await connected("/api/events?since=5")
+    assert (await comm.receive_json_from(3))["type"] == "snapshot"
+    assert await comm.receive_nothing(0.1)
+    await comm.disconnect()
+
+
+async def test_snapshot_is_the_rest_status_shape(instance, client):
+    comm = await connected(EVENTS)
+    frame = await comm.receive_json_from(3)
+    await comm.disconnect()
+    from asgiref.sync import sync_to_async
+
+    rest = (await sync_to_async(client.get)(f"/api/orchestrators/{INSTANCE}/status")).json()
+    assert set(frame["data"]["status"]) == set(rest)
