@@ -8,6 +8,8 @@ Scenarios (each a fresh repository and fresh server processes):
   status-ours      daphne alone: our orchestrator's StatusMonitor journals the change, the embedded
                    bridge tails the journal -> task_changed frame
   tool-ours        daphne alone: a tool_started emitted in the orchestrator process -> journal -> bridge
+  tool-api-server  `orchestrate --api-server` style: daphne in the orchestrator process, the bus published
+                   straight into the in-memory layer (no bridge, no file watch)
   tool-redis       REDIS_URL: the orchestrator process publishes (LayerPublisher) into Redis; clients on
                    two daphne processes; latency to the later of the two
 """
@@ -105,6 +107,34 @@ async def tool_latency(samples: int) -> list[float]:
         server.stop()
 
 
+async def api_server_latency(samples: int) -> list[float]:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = make_repo(journaled=True)
+    child = subprocess.Popen([sys.executable, str(Path(__file__).with_name("ws_inprocess_child.py")), str(root)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(await asyncio.wait_for(asyncio.to_thread(child.stdout.readline), 30))
+        client = await WSClient.connect(f"ws://127.0.0.1:{port}{EVENTS}")
+        await client.receive_json(10)
+        await asyncio.sleep(0.5)
+        latencies = []
+        for i in range(samples):
+            started = time.perf_counter()
+            child.stdin.write("emit\n")
+            child.stdin.flush()
+            await next_event(client, lambda f: f["type"] == "tool_started" and f["id"] == i + 1)
+            latencies.append((time.perf_counter() - started) * 1000)
+            await asyncio.sleep(0.01)
+        await client.close()
+        return latencies
+    finally:
+        child.stdin.close()
+        child.wait(15)
+
+
 async def redis_latency(samples: int) -> list[float]:
     from channels_redis.core import RedisChannelLayer
 
@@ -154,6 +184,7 @@ async def main(samples: int, redis: bool) -> None:
     report("status-foreign", await status_latency(samples, journaled=False))
     report("status-ours", await status_latency(samples, journaled=True))
     report("tool-ours", await tool_latency(samples))
+    report("tool-api-server", await api_server_latency(samples))
     if redis:
         report("tool-redis", await redis_latency(samples))
 
