@@ -4,13 +4,16 @@ The stock InMemoryChannelLayer sweeps every channel and every group membership f
 expired entries on each receive() and group_send(): with N connected consumers one event
 costs O(N^2) (about 0.7 ms of CPU per client at 1,000 clients, bench/ws_fanout.py). The
 sweep only enforces `expiry` (60 s) and `group_expiry` (minutes), so running it at most
-once a second changes nothing a client can observe. group_send also puts messages
-directly instead of spawning a task per member.
+once a second changes nothing a client can observe. group_send also copies a message
+once rather than once per member (receivers treat layer messages as read-only, as ours
+do: realtime.stream never mutates an event) and puts it directly instead of spawning a
+task per member; names were validated by group_add.
 """
 
+import asyncio
 import time
+from copy import deepcopy
 
-from channels.exceptions import ChannelFull
 from channels.layers import InMemoryChannelLayer as _InMemoryChannelLayer
 
 SWEEP_INTERVAL_S = 1.0
@@ -30,8 +33,15 @@ class InMemoryChannelLayer(_InMemoryChannelLayer):
         assert isinstance(message, dict), "Message is not a dict"
         self.require_valid_group_name(group)
         self._clean_expired()
-        for channel in list(self.groups.get(group, {})):
+        members = list(self.groups.get(group, {}))
+        if not members:
+            return
+        entry = (time.time() + self.expiry, deepcopy(message))  # isolates the sender's dict
+        for channel in members:
+            queue = self.channels.get(channel)
+            if queue is None:
+                queue = self.channels.setdefault(channel, asyncio.Queue(maxsize=self.get_capacity(channel)))
             try:
-                await self.send(channel, message)
-            except ChannelFull:
+                queue.put_nowait(entry)
+            except asyncio.QueueFull:
                 pass  # as the stock layer: a full channel loses the message (consumers refill from the journal)

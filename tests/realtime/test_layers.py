@@ -35,3 +35,24 @@ async def test_expired_memberships_still_go(monkeypatch):
     monkeypatch.setattr(layers, "SWEEP_INTERVAL_S", 0)
     await layer.group_send("g", {"type": "x"})
     assert not layer.groups["g"]
+
+
+async def test_a_full_channel_loses_the_message_not_the_others():
+    layer = InMemoryChannelLayer(capacity=1)
+    full, free = await layer.new_channel(), await layer.new_channel()
+    for channel in (full, free):
+        await layer.group_add("g", channel)
+    await layer.send(full, {"type": "x", "n": 0})
+    await layer.group_send("g", {"type": "x", "n": 1})
+    assert (await layer.receive(free))["n"] == 1
+    assert (await layer.receive(full))["n"] == 0
+
+
+async def test_the_sender_may_reuse_its_dict():
+    layer = InMemoryChannelLayer(capacity=10)
+    channel = await layer.new_channel()
+    await layer.group_add("g", channel)
+    message = {"type": "x", "data": {"n": 1}}
+    await layer.group_send("g", message)
+    message["data"]["n"] = 2
+    assert (await layer.receive(channel))["data"]["n"] == 1
