@@ -10,6 +10,7 @@ exists, else the bridged one.
 
 from pathlib import Path
 
+from orchestrator.errors import InvalidName
 from orchestrator.journal import Journal
 from orchestrator.layout import RepoLayout, check_instance_id
 
@@ -32,6 +33,9 @@ def journal_path(layout: RepoLayout, instance_id: str) -> Path | None:
 
 
 def open_journal(layout: RepoLayout, instance_id: str) -> Journal | None:
-    """A read-only handle (Journal only creates files when appending)."""
-    path = journal_path(layout, instance_id)
+    """A read-only handle (Journal only creates files when appending); None for an id no file may have."""
+    try:
+        path = journal_path(layout, instance_id)
+    except InvalidName:
+        return None
     return Journal(path) if path is not None else None

@@ -7,7 +7,7 @@ from asgiref.sync import sync_to_async
 from api.conf import orchestrator_settings
 from api.selectors.orchestrators import orchestrator_list, orchestrator_status_get
 from api.serializers.orchestrators import OrchestratorSerializer, OrchestratorStatusSerializer
-from orchestrator.errors import InstanceNotFound, InvalidName, OrchestratorError
+from orchestrator.errors import InvalidName, OrchestratorError
 from orchestrator.registry import Registry
 
 from .journals import journal_path
@@ -20,10 +20,8 @@ def _known(instance_id: str) -> bool:
     try:
         Registry(layout.registry_path).get(instance_id)
         return True
-    except InstanceNotFound:
-        pass
     except OrchestratorError:
-        return False
+        pass  # not registered, or the registry is unreadable right now: the journal may still know it
     try:
         return journal_path(layout, instance_id) is not None
     except InvalidName:

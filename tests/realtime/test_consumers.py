@@ -159,3 +159,26 @@ async def test_snapshot_is_the_rest_status_shape(instance, client):
 
     rest = (await sync_to_async(client.get)(f"/api/orchestrators/{INSTANCE}/status")).json()
     assert set(frame["data"]["status"]) == set(rest)
+
+
+async def test_a_journaled_instance_is_known_while_the_registry_is_garbage(orchestrator, repo):
+    orchestrator.tool()
+    repo.registry(raw="{garbage")
+    comm = await connected(EVENTS + "?since=0")
+    assert (await comm.receive_json_from(3))["data"]["error"]["code"] == "registry_unavailable"
+    assert (await comm.receive_json_from(2))["id"] == 1
+    await comm.disconnect()
+
+
+async def test_events_of_an_instance_with_an_odd_id_pass_through_the_all_stream(instance):
+    from orchestrator.events import Event
+
+    comm = await connected("/api/events")
+    await comm.receive_json_from(3)
+    odd = Event(1, "tool_started", "t", "../odd", {"tool_id": "t", "tool_name": "B", "input_summary": ""})
+    second = Event(3, "tool_started", "t", "../odd", {"tool_id": "t", "tool_name": "B", "input_summary": ""})
+    await publish(odd)
+    await publish(second)  # a hole, and no journal can exist for this id
+    frames = [await comm.receive_json_from(2) for _ in range(3)]
+    assert [f["type"] for f in frames] == ["tool_started", "gap", "tool_started"]
+    await comm.disconnect()
