@@ -38,6 +38,8 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = _env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 
 INSTALLED_APPS = [
+    # Before daphne: its `runserver` override adds the bind check daphne's own lacks.
+    "realtime",
     "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
@@ -53,7 +55,6 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "channels",
     "api",
-    "realtime",
     "dashboard",
 ]
 
