@@ -4,7 +4,7 @@ Starts each server itself against a repository root, checks every endpoint answe
 with JSON, then drives it with wrk (2 threads, latency percentiles from a Lua `done`
 hook) or, where wrk is missing, with a Python asyncio client. Prints one table.
 
-    .venv/bin/python bench/http_load.py [REPO_ROOT] [--servers gunicorn,daphne] [--duration 10]
+    .venv/bin/python bench/http_load.py [REPO_ROOT] [--servers gunicorn,daphne] [--duration 10] [--rounds 1]
 
 REPO_ROOT defaults to ../shared/corpus/dev_workflow when it exists, else sample/.
 """
@@ -16,6 +16,7 @@ import os
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -189,11 +190,36 @@ def default_repo() -> Path:
     return corpus if corpus.is_dir() else PROJECT / "sample"
 
 
+def measure(name: str, args, runner, script: str) -> list[tuple[str, int, dict]]:
+    """Start one server, check its answers, load each endpoint in turn; (path, bytes, result) per endpoint."""
+    server = Server(name, args.repo.resolve())
+    try:
+        server.wait_ready()
+        plan = args.plan or pick_plan(server.base)
+        results = []
+        for path in ("/api/plans", f"/api/plans/{plan}/status", f"/api/plans/{plan}/tasks"):
+            status, body = get(server.base + path)
+            if status != 200:
+                raise RuntimeError(f"{name}: GET {path} answered {status}: {body[:200]!r}")
+            json.loads(body)
+            result = runner(server.base + path, connections=args.connections, threads=args.threads,
+                            duration=args.duration, script=script)
+            results.append((path, len(body), result))
+            print(f"  {name:9} {path:45} {result['rps']:8.0f} req/s  (load {os.getloadavg()[0]:.1f})",
+                  file=sys.stderr)
+        return results
+    finally:
+        server.stop()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("repo", nargs="?", type=Path, default=default_repo(), help="repository root to serve")
     parser.add_argument("--servers", default="gunicorn,daphne", help="comma-separated: " + ", ".join(SERVERS))
     parser.add_argument("--duration", type=int, default=10, help="seconds per endpoint")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="repeat everything; the table shows the best round (on a shared machine the "
+                             "least disturbed) and the median req/s")
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--plan", help="plan for the status/tasks endpoints (default: median task count)")
@@ -202,38 +228,31 @@ def main() -> int:
 
     use_wrk = shutil.which("wrk") is not None and not args.python_client
     runner = run_wrk if use_wrk else run_python
-    rows = []
+    runs: dict[tuple[str, str], list[dict]] = {}
+    sizes: dict[tuple[str, str], int] = {}
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(LUA_REPORT)
     try:
-        for name in args.servers.split(","):
-            server = Server(name.strip(), args.repo.resolve())
-            try:
-                server.wait_ready()
-                plan = args.plan or pick_plan(server.base)
-                paths = ["/api/plans", f"/api/plans/{plan}/status", f"/api/plans/{plan}/tasks"]
-                for path in paths:
-                    status, body = get(server.base + path)
-                    if status != 200:
-                        raise RuntimeError(f"{name}: GET {path} answered {status}: {body[:200]!r}")
-                    json.loads(body)
-                    result = runner(server.base + path, connections=args.connections, threads=args.threads,
-                                    duration=args.duration, script=script.name)
-                    rows.append((name, path, len(body), result))
-                    print(f"  {name:9} {path:45} {result['rps']:8.0f} req/s", file=sys.stderr)
-            finally:
-                server.stop()
+        for _ in range(args.rounds):
+            for name in (name.strip() for name in args.servers.split(",")):
+                for path, size, result in measure(name, args, runner, script.name):
+                    runs.setdefault((name, path), []).append(result)
+                    sizes[(name, path)] = size
     finally:
         os.unlink(script.name)
 
     client = f"wrk -t{args.threads} -c{args.connections} -d{args.duration}s" if use_wrk else \
         f"python asyncio client, {args.connections} connections, {args.duration}s"
-    print(f"\nRepository: {args.repo}  Client: {client}  CPUs: {os.cpu_count()}\n")
-    print(f"| {'server':9} | {'endpoint':45} | {'bytes':>6} | {'req/s':>7} | {'p50 ms':>7} | {'p99 ms':>7} | errors |")
-    print(f"|{'-' * 11}|{'-' * 47}|{'-' * 8}|{'-' * 9}|{'-' * 9}|{'-' * 9}|{'-' * 8}|")
-    for name, path, size, r in rows:
-        print(f"| {name:9} | {path:45} | {size:6} | {r['rps']:7.0f} | {r['p50_ms']:7.1f} | {r['p99_ms']:7.1f} "
-              f"| {r['errors']:6} |")
+    print(f"\nRepository: {args.repo}  Client: {client}  Rounds: {args.rounds}  CPUs: {os.cpu_count()}\n")
+    print(f"| {'server':9} | {'endpoint':45} | {'bytes':>6} | {'req/s':>7} | {'p50 ms':>7} | {'p99 ms':>7} "
+          f"| median req/s | errors |")
+    print(f"|{'-' * 11}|{'-' * 47}|{'-' * 8}|{'-' * 9}|{'-' * 9}|{'-' * 9}|{'-' * 14}|{'-' * 8}|")
+    for (name, path), results in runs.items():
+        best = max(results, key=lambda r: r["rps"])
+        median = statistics.median(r["rps"] for r in results)
+        errors = sum(r["errors"] for r in results)
+        print(f"| {name:9} | {path:45} | {sizes[(name, path)]:6} | {best['rps']:7.0f} | {best['p50_ms']:7.1f} "
+              f"| {best['p99_ms']:7.1f} | {median:12.0f} | {errors:6} |")
     return 0
 
 
