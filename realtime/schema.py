@@ -69,7 +69,7 @@ class EventsSSESchema(APIView):
         description=DESCRIPTION,
         tags=["Events"],
         parameters=[
-            OpenApiParameter("instance_id", OpenApiTypes.STR, OpenApiParameter.PATH,
+            OpenApiParameter("id", OpenApiTypes.STR, OpenApiParameter.PATH,
                              description='Orchestrator instance id ("orch-<epoch ms>").'),
             OpenApiParameter("since", OpenApiTypes.INT, OpenApiParameter.QUERY,
                              description="Replay the events after this id."),
@@ -97,7 +97,7 @@ class EventsSSESchema(APIView):
                 examples=[_error("channel_layer_unavailable", "Live events are unavailable; retry.")]),
         },
     )
-    def get(self, request, instance_id):
+    def get(self, request, id):  # noqa: A002
         raise NotImplementedError("schema only")
 
 

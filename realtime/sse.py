@@ -62,7 +62,8 @@ def _refused(exc: exceptions.APIException, status: int) -> JsonResponse:
     return response
 
 
-async def events_sse(request, instance_id: str):
+async def events_sse(request, id: str):  # noqa: A002 - the path parameter's public name
+    instance_id = id
     token = request.GET.get("token")
     if token is not None:
         user = await user_for_token(token)

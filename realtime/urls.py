@@ -6,5 +6,5 @@ from .schema import documented
 from .sse import events_sse
 
 urlpatterns = [
-    path("api/orchestrators/<str:instance_id>/events-sse", documented(events_sse), name="orchestrator-events-sse"),
+    path("api/orchestrators/<str:id>/events-sse", documented(events_sse), name="orchestrator-events-sse"),
 ]

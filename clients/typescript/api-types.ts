@@ -66,6 +66,38 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/orchestrators/{id}/events-sse": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Stream an instance's events (Server-Sent Events)
+         * @description Server-Sent Events: every event of one orchestrator instance, as they happen.
+         *
+         *     The first frame is a `snapshot` (current status and `last_event_id`); with `Last-Event-ID`
+         *     (sent by EventSource on reconnect) or `?since=<id>` the events after that id follow from the
+         *     instance's journal, then live events; a cursor the journal no longer covers gets one `reset`
+         *     frame instead (refetch over REST). Events carry an `id:` line; a client that fell behind gets a
+         *     `gap` frame saying which ids to replay. Comment lines (`: ping`) keep proxies from timing out.
+         *
+         *     Authentication as for the REST reads: token header, session cookie, or `?token=<key>` (EventSource
+         *     cannot set headers).
+         *
+         *     The same frames over WebSocket: `ws(s)://<host>/api/orchestrators/{instance_id}/events`, tool events
+         *     only at `.../activity`, and every instance at `/api/events` (see docs/realtime.md).
+         */
+        get: operations["orchestrators_events_sse"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/orchestrators/{id}/pause": {
         parameters: {
             query?: never;
@@ -178,38 +210,6 @@ export interface paths {
          * @description The seed's OrchestratorStatus with the plan's tasks and per-phase counts. `paused` is asked of the orchestrator over IPC with a short timeout (ORCHESTRATOR_STATUS_IPC_TIMEOUT); `crashed` means its pid is gone.
          */
         get: operations["api_orchestrators_status_retrieve"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/orchestrators/{instance_id}/events-sse": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Stream an instance's events (Server-Sent Events)
-         * @description Server-Sent Events: every event of one orchestrator instance, as they happen.
-         *
-         *     The first frame is a `snapshot` (current status and `last_event_id`); with `Last-Event-ID`
-         *     (sent by EventSource on reconnect) or `?since=<id>` the events after that id follow from the
-         *     instance's journal, then live events; a cursor the journal no longer covers gets one `reset`
-         *     frame instead (refetch over REST). Events carry an `id:` line; a client that fell behind gets a
-         *     `gap` frame saying which ids to replay. Comment lines (`: ping`) keep proxies from timing out.
-         *
-         *     Authentication as for the REST reads: token header, session cookie, or `?token=<key>` (EventSource
-         *     cannot set headers).
-         *
-         *     The same frames over WebSocket: `ws(s)://<host>/api/orchestrators/{instance_id}/events`, tool events
-         *     only at `.../activity`, and every instance at `/api/events` (see docs/realtime.md).
-         */
-        get: operations["orchestrators_events_sse"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1035,6 +1035,64 @@ export interface operations {
             };
         };
     };
+    orchestrators_events_sse: {
+        parameters: {
+            query?: {
+                /** @description Replay the events after this id. */
+                since?: number;
+                /** @description API token, for clients that cannot send an Authorization header. */
+                token?: string;
+            };
+            header?: {
+                /** @description Sent by EventSource on reconnect; wins over `since`. */
+                "Last-Event-ID"?: number;
+            };
+            path: {
+                /** @description Orchestrator instance id ("orch-<epoch ms>"). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description An endless stream; each `data:` line holds one StreamFrame as JSON. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": components["schemas"]["StreamFrame"];
+                };
+            };
+            /** @description Reads need a login here, or the token is invalid. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamError"];
+                };
+            };
+            /** @description No such orchestrator instance. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamError"];
+                };
+            };
+            /** @description The channel layer (Redis) is unreachable; retry. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamError"];
+                };
+            };
+        };
+    };
     api_orchestrators_pause_create: {
         parameters: {
             query?: never;
@@ -1655,64 +1713,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    orchestrators_events_sse: {
-        parameters: {
-            query?: {
-                /** @description Replay the events after this id. */
-                since?: number;
-                /** @description API token, for clients that cannot send an Authorization header. */
-                token?: string;
-            };
-            header?: {
-                /** @description Sent by EventSource on reconnect; wins over `since`. */
-                "Last-Event-ID"?: number;
-            };
-            path: {
-                /** @description Orchestrator instance id ("orch-<epoch ms>"). */
-                instance_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description An endless stream; each `data:` line holds one StreamFrame as JSON. */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "text/event-stream": components["schemas"]["StreamFrame"];
-                };
-            };
-            /** @description Reads need a login here, or the token is invalid. */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["StreamError"];
-                };
-            };
-            /** @description No such orchestrator instance. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["StreamError"];
-                };
-            };
-            /** @description The channel layer (Redis) is unreachable; retry. */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["StreamError"];
                 };
             };
         };

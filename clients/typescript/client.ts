@@ -7,7 +7,7 @@
  *
  *   const api = createClient({ baseUrl: "http://127.0.0.1:8000", token });
  *   const plans = await api.get("/api/plans");
- *   await api.post("/api/orchestrators/{instance_id}/pause", { params: { instance_id: "orch-1" } });
+ *   await api.post("/api/orchestrators/{id}/pause", { params: { id: "orch-1" } });
  */
 import type { paths } from "./api-types";
 

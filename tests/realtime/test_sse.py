@@ -142,7 +142,7 @@ async def test_token_header_and_token_query_are_accepted(instance, settings):
 
 def test_openapi_documents_the_sse_path_under_events(client):
     schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
-    operation = schema["paths"]["/api/orchestrators/{instance_id}/events-sse"]["get"]
+    operation = schema["paths"]["/api/orchestrators/{id}/events-sse"]["get"]
     assert operation["tags"] == ["Events"]
     assert "text/event-stream" in operation["responses"]["200"]["content"]
-    assert {p["name"] for p in operation["parameters"]} >= {"instance_id", "since", "Last-Event-ID", "token"}
+    assert {p["name"] for p in operation["parameters"]} >= {"id", "since", "Last-Event-ID", "token"}
