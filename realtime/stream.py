@@ -142,7 +142,14 @@ class EventStream:
 
     async def _process(self, item: dict | Gap) -> list[dict]:
         if isinstance(item, Gap):
-            self.cursors[item.instance_id] = max(self.cursors.get(item.instance_id, 0), item.to_id)
+            last = self.cursors.get(item.instance_id, 0)
+            self.cursors[item.instance_id] = max(last, item.to_id)
+            if item.to_id <= last:
+                return []  # a hole fill has delivered everything it named since it was recorded
+            if item.from_id <= last:
+                # A status_updated admitted while dropping (it supersedes, so takes no slot) had its
+                # id jump filled from the journal: the gap starts after what the client now has.
+                item = Gap(item.instance_id, last + 1, item.to_id, item.to_id - last)
             return [item.frame(iso_now())]
         if "id" not in item or item.get("id") is None:
             return [item]  # a control frame

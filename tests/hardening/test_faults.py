@@ -340,6 +340,55 @@ def test_disk_full_while_writing_status_keeps_the_old_file_and_answers_503_json(
     assert api.post(SKIP, {"reason": "space again"}, format="json").status_code == 200
 
 
+@pytest.fixture
+def tiny_disk(tmp_path, settings):
+    """A 256 KiB tmpfs mounted for the test: a filesystem that really runs out of space."""
+    mount_point = tmp_path / "disk"
+    mount_point.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k,mode=0755", "tmpfs", str(mount_point)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.strip() or 'not root'}); "
+                    "test_disk_full_while_writing_status_keeps_the_old_file_and_answers_503_json simulates ENOSPC")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def _fill(directory) -> object:
+    """Write a filler file until the filesystem refuses another byte; returns its path."""
+    filler = directory / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        while True:
+            os.write(fd, b"\0" * 4096)
+    except OSError as exc:
+        assert exc.errno == errno.ENOSPC
+    finally:
+        os.close(fd)
+    return filler
+
+
+def test_real_full_disk_keeps_the_old_status_file_and_answers_503_json(tiny_disk, settings, api):
+    from tests.factories import RepoFactory
+
+    repo = RepoFactory(tiny_disk)
+    repo.plan("alpha")
+    repo.status("alpha")
+    settings.ORCHESTRATOR = {**settings.ORCHESTRATOR, "REPO_ROOT": str(tiny_disk)}
+    path = status_path(repo)
+    before = path.read_bytes()
+    filler = _fill(tiny_disk)
+    error = assert_error_shape(api.post(SKIP, {"reason": "disk full"}, format="json"), 503)
+    assert error["code"] == "storage_error"
+    assert path.read_bytes() == before
+    assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp")]
+    assert api.get("/api/plans/alpha/status").status_code == 200
+    filler.unlink()
+    assert api.post(SKIP, {"reason": "space again"}, format="json").status_code == 200
+
+
 # -- orchestrator killed with SIGKILL mid-task -----------------------------------------------
 
 def _spawn_orchestrator(repo, delay: float) -> subprocess.Popen:
@@ -395,3 +444,42 @@ def test_orchestrator_killed_mid_task_is_reported_crashed_refuses_commands_and_r
     entries = {entry.id: entry.status for entry in Registry(served.layout.registry_path).list()}
     assert entries[instance.id] == "crashed"  # marked by the restarted orchestrator on its way in
     print(f"crash reported {crash_report_s * 1000:.0f} ms after SIGKILL (heartbeat period {HEARTBEAT_S:g} s)")
+
+
+# -- a client that falls behind --------------------------------------------------------------
+
+async def test_gap_frame_never_names_events_the_client_already_received(tmp_path):
+    """Found by bench/load_soak.py: while a slow client's outbox was dropping, a newer status_updated
+    still got in (it supersedes a queued one), its id jump was hole-filled from the journal, and the
+    gap frame sent afterwards still began at the first dropped id. A client that resumed from the
+    gap's `since`, as documented, would have handled those events twice."""
+    from orchestrator.events import Event
+    from orchestrator.journal import Journal
+    from realtime.stream import EventStream
+
+    journal = Journal(tmp_path / f"{INSTANCE}.jsonl")
+    stream = EventStream(instance_id=INSTANCE, journal_for=lambda _: journal, queue_size=4)
+    assert await stream.open(since=0) == []
+    events = []
+    for event_id in range(1, 31):
+        kind = "status_updated" if event_id in (3, 25) else "tool_started"
+        event = Event(event_id, kind, "2025-01-02T03:04:05.000Z", INSTANCE, {"n": event_id})
+        journal.append(event)
+        events.append(event.to_dict())
+    for event in events:  # 1, 2, 3, 4 fill the outbox; 25 supersedes 3; the rest is dropped
+        stream.offer(event)
+
+    delivered, gaps = [], []
+    while len(stream.outbox):
+        for frame in await stream.next_frames():
+            (gaps if frame["type"] == "gap" else delivered).append(frame)
+    if stream.outbox.dropping:
+        gaps += [f for f in await stream.next_frames() if f["type"] == "gap"]
+    delivered_ids = [frame["id"] for frame in delivered]
+    assert delivered_ids == sorted(delivered_ids) and 25 in delivered_ids
+    for gap in gaps:
+        named = range(gap["data"]["from_id"], gap["data"]["to_id"] + 1)
+        assert not [i for i in delivered_ids if i in named], gap
+        assert gap["data"]["since"] >= 25 and gap["data"]["count"] == len(named)
+    covered = set(delivered_ids) | {i for g in gaps for i in range(g["data"]["from_id"], g["data"]["to_id"] + 1)}
+    assert covered | {3} == set(range(1, 31)), "every event is delivered, superseded, or named by a gap"

@@ -118,6 +118,15 @@ def run_operation(operation, headers: dict, mode: GenerationMode, path_parameter
     return calls
 
 
+@pytest.mark.parametrize("accept", [None, "*/*", "application/json"])
+def test_openapi_json_is_json_whatever_the_client_accepts(anon, accept):
+    """Found while setting this up: /openapi.json answered YAML to a plain GET (schemathesis and
+    curl users alike got a body that json.loads refuses)."""
+    response = anon.get("/openapi.json", **({"HTTP_ACCEPT": accept} if accept else {}))
+    assert response.status_code == 200
+    assert response.json()["openapi"].startswith("3.")
+
+
 def test_schema_lists_every_operation_of_the_api(fuzz_target):
     schema, _ = fuzz_target
     paths = {op.path for op in operations(schema)}
