@@ -6,7 +6,7 @@ from pathlib import Path
 
 from orchestrator.clock import Clock, parse_iso, utc_now
 from orchestrator.errors import InvalidName, OrchestratorUnavailable
-from orchestrator.ipc import send_command
+from orchestrator.ipc import default_socket_path, send_command
 from orchestrator.layout import RepoLayout, check_instance_id
 from orchestrator.registry import Instance, Registry, is_alive, is_stale
 
@@ -92,12 +92,14 @@ def orchestrator_get(*, layout: RepoLayout, instance_id: str, clock: Clock = utc
 
 
 def _probe(instance: Instance, timeout: float) -> dict | None:
-    """The instance's IPC `status` reply, or None if it does not answer a well-formed one in time."""
-    if not instance.socket_path:
-        return None
+    """The instance's IPC `status` reply, or None if it does not answer a well-formed one in time.
+
+    Without a registered socket path the existing tools listen at their default one.
+    """
     try:
-        reply = send_command(instance.socket_path, "status", timeout=timeout)
-    except OrchestratorUnavailable:
+        socket_path = instance.socket_path or default_socket_path(instance.id)
+        reply = send_command(socket_path, "status", timeout=timeout)
+    except (OrchestratorUnavailable, InvalidName):
         return None
     return None if "error" in reply else reply
 

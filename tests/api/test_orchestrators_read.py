@@ -7,7 +7,7 @@ import time
 import pytest
 
 from orchestrator.clock import iso, utc_now
-from orchestrator.ipc import IPCServer
+from orchestrator.ipc import IPCServer, default_socket_path
 
 pytestmark = pytest.mark.usefixtures("open_reads")
 
@@ -102,6 +102,20 @@ def test_paused_comes_from_the_ipc_status_reply(client, repo, socket_dir):
         server.stop()
 
     assert status["status"] == "paused" and status["reachable"] is True
+
+
+def test_without_a_registered_socket_the_default_socket_is_probed(client, repo):
+    repo.status("alpha")
+    instance_id = f"orch-{os.getpid()}{time.monotonic_ns()}"
+    server = IPCServer(default_socket_path(instance_id), lambda command, payload: {"paused": True})
+    server.start()
+    try:
+        repo.registry([repo.instance(id=instance_id, socket_path=None)])
+        _, status = get(client, f"/api/orchestrators/{instance_id}/status")
+    finally:
+        server.stop()
+
+    assert (status["status"], status["reachable"]) == ("paused", True)
 
 
 def test_dead_pid_of_a_running_instance_is_crashed(client, repo, dead_pid):
