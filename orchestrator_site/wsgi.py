@@ -3,6 +3,7 @@
 Repeated anonymous reads are replayed before Django runs (api/fastpath.py).
 """
 
+import gc
 import os
 
 from django.core.wsgi import get_wsgi_application
@@ -14,3 +15,6 @@ django_application = get_wsgi_application()
 from api.fastpath import ReplayWSGI  # noqa: E402  (needs the settings loaded above)
 
 application = ReplayWSGI(django_application)
+
+# Long-lived import-time objects are kept out of the cyclic collector's walks (see asgi.py).
+gc.freeze()
