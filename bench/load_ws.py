@@ -19,6 +19,7 @@ import asyncio
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -140,6 +141,7 @@ async def main(n: int, tasks: int, delay: float) -> int:
         await asyncio.gather(*(c.client.close() for c in collectors))
     finally:
         server.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
     timestamps = {(instance, e["id"]): epoch(e["timestamp"]) for e in journal}
     latencies = [(arrived - timestamps[key]) * 1000 for c in collectors for key, (_, arrived) in c.events.items()
