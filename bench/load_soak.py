@@ -191,6 +191,7 @@ async def main(args) -> int:
             return 1
         samples.append(("end of the day", rss_mib(server.process.pid)))
         last_id = engine.last_id
+        rotated = (root / ".claude" / "orchestrator-events" / f"{INSTANCE}.jsonl.1").exists()
         drain_started = time.perf_counter()
         while time.perf_counter() - drain_started < args.drain and any(c.last_id < last_id for c in clients):
             peak = max(peak, rss_mib(server.process.pid))
@@ -214,7 +215,6 @@ async def main(args) -> int:
     received = [len(c.ids) for c in clients]
     gap_frames = sum(len(c.gap_ranges) for c in clients)
     closed = sum(c.closed is not None for c in clients)
-    rotated = (root / ".claude" / "orchestrator-events" / f"{INSTANCE}.jsonl.1").exists()
     print(f"\nsimulated {args.hours:g} h: {engine.tool_calls} tool calls, {engine.tasks} tasks -> {last_id} events "
           f"(journal rotated: {'yes' if rotated else 'no'}) produced in {engine.seconds:.1f} s = "
           f"{last_id / engine.seconds:.0f} events/s ({args.hours * 3600 / engine.seconds:.0f}x real time)")
