@@ -13,6 +13,7 @@ import sys
 import textwrap
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -27,6 +28,7 @@ from orchestrator.monitor import StatusMonitor
 from orchestrator.registry import Registry
 from orchestrator.status import read_status, update_status
 from tests.engine_support import AGENT_CMD, PROJECT_ROOT, THREE_PHASES, agent_pids, wait_until
+from tests.factories import RepoFactory
 
 from .conftest import INSTANCE, assert_error_shape
 
@@ -356,7 +358,7 @@ def tiny_disk(tmp_path, settings):
         subprocess.run(["umount", "-l", str(mount_point)], check=False)
 
 
-def _fill(directory) -> object:
+def _fill(directory: Path) -> Path:
     """Write a filler file until the filesystem refuses another byte; returns its path."""
     filler = directory / "filler"
     fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o644)
@@ -371,8 +373,6 @@ def _fill(directory) -> object:
 
 
 def test_real_full_disk_keeps_the_old_status_file_and_answers_503_json(tiny_disk, settings, api):
-    from tests.factories import RepoFactory
-
     repo = RepoFactory(tiny_disk)
     repo.plan("alpha")
     repo.status("alpha")

@@ -5,8 +5,6 @@ import json
 import os
 import re
 import secrets
-import shutil
-import socket
 import subprocess
 import sys
 import uuid
@@ -151,7 +149,7 @@ async def _close_code(path: str, *, origin: bytes | None, token: str | None = No
     if not connected:
         return code
     output = await comm.receive_output(3)
-    while output["type"] != "websocket.close":  # snapshot frames of an accepted stream
+    if output["type"] != "websocket.close":  # a snapshot frame: the stream was accepted
         await comm.disconnect()
         return None
     return output["code"]
