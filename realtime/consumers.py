@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 from urllib.parse import parse_qs
 
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.layers import get_channel_layer
 
 from api.conf import orchestrator_settings
 
 from . import access, snapshots
 from .auth import TOKEN_SUBPROTOCOL_PREFIX
 from .embedded import ensure_bridge
-from .groups import ALL_GROUP, EVENT_MESSAGE_TYPE, instance_group
+from .groups import ALL_GROUP, EVENT_MESSAGE_TYPE, instance_group, received_event
 from .journals import open_journal
 from .session import Heartbeat, rejoin, run_stream, start_tasks, stop_tasks
 from .stream import ACTIVITY_TYPES, EventStream, parse_since
@@ -21,6 +25,36 @@ logger = logging.getLogger(__name__)
 
 # A client may offer this subprotocol next to "token.<key>"; we then echo it, not the token.
 SUBPROTOCOL = "orchestrator-events"
+
+
+async def _pump(source, dispatch, lock: asyncio.Lock) -> None:
+    while True:
+        message = await source()
+        async with lock:
+            await dispatch(message)
+
+
+async def dispatch_both(client_receive, channel_receive, dispatch) -> None:
+    """Channels' await_many_dispatch for our two sources, minus its per-message cost.
+
+    That one runs an asyncio.wait() and creates a task for every message it receives; here one
+    long-lived task per source receives, and a lock keeps dispatches one at a time as there.
+    Returns or raises (StopConsumer included) as soon as either source's loop does.
+    """
+    lock = asyncio.Lock()
+    tasks = [asyncio.ensure_future(_pump(client_receive, dispatch, lock)),
+             asyncio.ensure_future(_pump(channel_receive, dispatch, lock))]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        next(iter(done)).result()
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            try:
+                await task
+            except (asyncio.CancelledError, StopConsumer):
+                pass
 
 
 def choose_subprotocol(offered: list[str]) -> str | None:
@@ -34,6 +68,20 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
     """All events of one instance: /api/orchestrators/{id}/events[?since=<id>]."""
 
     event_types: frozenset[str] | None = None
+
+    async def __call__(self, scope, receive, send):
+        """AsyncConsumer.__call__ with dispatch_both in place of await_many_dispatch."""
+        self.scope = scope
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        if self.channel_layer is None:
+            return await super().__call__(scope, receive, send)
+        self.channel_name = await self.channel_layer.new_channel()
+        self.channel_receive = functools.partial(self.channel_layer.receive, self.channel_name)
+        self.base_send = send
+        try:
+            await dispatch_both(receive, self.channel_receive, self.dispatch)
+        except StopConsumer:
+            pass
 
     async def connect(self):
         self.tasks = []
@@ -70,10 +118,15 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
 
     async def serve(self, since: int | None):
         try:
-            await run_stream(self.stream, since=since, snapshot=self.snapshot, send=self.send_json)
+            await run_stream(self.stream, since=since, snapshot=self.snapshot, send=self.send_frame)
         except Exception:
             logger.exception("Stream of %s failed", self.instance_id or "all instances")
             await self.close(code=1011)
+
+    async def send_frame(self, frame: dict) -> None:
+        """send_json, but a live event's text is encoded once per process (realtime.groups.received_event)."""
+        text = getattr(frame, "text", None)
+        await self.send(text_data=text if text is not None else await self.encode_json(frame))
 
     def _query(self, name: str) -> str | None:
         values = parse_qs(self.scope.get("query_string", b"").decode("latin1")).get(name)
@@ -105,7 +158,7 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
             await super().dispatch(message)
 
     async def orchestrator_event(self, message):
-        self.stream.offer(message["event"])
+        self.stream.offer(received_event(message))
 
     async def disconnect(self, code):
         await stop_tasks(self.tasks)

@@ -1,6 +1,7 @@
 """Channel-layer group names, shared by the publishers (orchestrator, bridge) and the consumers."""
 
 import hashlib
+import json
 import re
 
 # Every event of every instance also goes here, for the dashboard's front page (/api/events).
@@ -28,3 +29,28 @@ def instance_group(instance_id: str) -> str:
 def event_message(event: dict) -> dict:
     """The layer message that carries one event envelope (Event.to_dict())."""
     return {"type": EVENT_MESSAGE_TYPE, "event": event}
+
+
+class EncodedEvent(dict):
+    """An event envelope that carries its WebSocket frame's text (`json.dumps` of it, as Channels'
+    send_json encodes), so that an event is encoded once per process, not once per client.
+    Read-only, like every event the consumers handle."""
+
+    __slots__ = ("text",)
+
+
+# The last layer message unwrapped, and its EncodedEvent. The in-memory layer hands one message
+# object to every member of a group; channels-redis decodes one per consumer, equal in content.
+_last_received: tuple[dict, dict] | None = None
+
+
+def received_event(message: dict) -> dict:
+    """The event of a layer message, as an EncodedEvent shared with the consumers that got the same."""
+    global _last_received
+    last = _last_received
+    if last is not None and (last[0] is message or last[0] == message):
+        return last[1]
+    event = EncodedEvent(message["event"])
+    event.text = json.dumps(event)
+    _last_received = (message, event)
+    return event
