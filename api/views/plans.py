@@ -42,7 +42,7 @@ def _query(serializer_class, request) -> dict:
 class PlanViewSet(PlanTaskCommandsMixin, ViewSet):
     """Plans by file name: an active plan first, then an archived one of the same name.
 
-    Skip and retry of a task (tasks/{task_id}/skip|retry) come from PlanTaskCommandsMixin.
+    A task is skipped or retried with POST `tasks/{task_id}/skip` or `tasks/{task_id}/retry`.
     """
 
     lookup_field = "name"
