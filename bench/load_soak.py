@@ -28,9 +28,9 @@ import threading
 import time
 from pathlib import Path
 
-from ws_common import INSTANCE, Server, make_repo, setup_django
+from ws_common import INSTANCE, Server, make_repo, receive_frames, setup_django
 
-from bench.ws_client import WSClient, WSClosed
+from bench.ws_client import WSClient
 
 TOOL_CALL_EVERY_S = 1.5
 TASK_EVERY_S = 300.0
@@ -54,24 +54,18 @@ class Client:
         self.closed: str | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                frame = await self.ws.receive_json(0.5)
-            except asyncio.TimeoutError:
-                continue
-            except WSClosed as exc:
-                self.closed = str(exc)
-                return
-            kind = frame.get("type")
-            if kind == "ping":
-                await self.ws.send_json({"type": "pong"})
-            elif kind == "gap":
-                data = frame["data"]
-                self.gap_ranges.append((data["from_id"], data["to_id"]))
-                self.last_id = max(self.last_id, data["to_id"])
-            elif isinstance(frame.get("id"), int):
-                self.ids.add(frame["id"])
-                self.last_id = max(self.last_id, frame["id"])
+        closed = await receive_frames(self.ws, stop, self.take)
+        if closed is not None:
+            self.closed = closed
+
+    def take(self, frame: dict) -> None:
+        if frame.get("type") == "gap":
+            data = frame["data"]
+            self.gap_ranges.append((data["from_id"], data["to_id"]))
+            self.last_id = max(self.last_id, data["to_id"])
+        elif isinstance(frame.get("id"), int):
+            self.ids.add(frame["id"])
+            self.last_id = max(self.last_id, frame["id"])
 
     def holes(self, coalescable: set[int]) -> int:
         """Events before the last one this client saw that it neither got nor was told it missed."""

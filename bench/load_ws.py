@@ -27,9 +27,9 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from ws_common import PROJECT, Server, percentile
+from ws_common import PROJECT, Server, percentile, receive_frames
 
-from bench.ws_client import WSClient, WSClosed
+from bench.ws_client import WSClient
 
 COALESCED = "status_updated"
 
@@ -70,23 +70,18 @@ class Collector:
         self.closed: str | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                frame = await self.client.receive_json(0.5)
-            except asyncio.TimeoutError:
-                continue
-            except WSClosed as exc:
-                self.closed = str(exc)
-                return
-            kind = frame.get("type")
-            if kind == "ping":
-                await self.client.send_json({"type": "pong"})
-            elif kind == "gap":
-                self.gaps += 1
-            elif kind == "reset":
-                self.resets += 1
-            elif "id" in frame:
-                self.events[(frame["instance_id"], frame["id"])] = (kind, time.time())
+        closed = await receive_frames(self.client, stop, self.take)
+        if closed is not None:
+            self.closed = closed
+
+    def take(self, frame: dict) -> None:
+        kind = frame.get("type")
+        if kind == "gap":
+            self.gaps += 1
+        elif kind == "reset":
+            self.resets += 1
+        elif "id" in frame:
+            self.events[(frame["instance_id"], frame["id"])] = (kind, time.time())
 
 
 def read_journal(root: Path) -> tuple[str, list[dict]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -55,28 +56,41 @@ def make_repo(*, journaled: bool) -> Path:
 
 
 class Server:
-    """daphne serving orchestrator_site.asgi for `root` (in-memory layer + embedded bridge unless redis_url)."""
+    """`daphne orchestrator_site.asgi:application` in a subprocess, serving `root`.
 
-    def __init__(self, root: Path, *, redis_url: str | None = None, heartbeat_s: float = 30.0):
+    In-memory layer + embedded bridge unless redis_url. The benches use the defaults; the real-time tests
+    (tests/realtime/conftest.py) pass their own secret, database name and extra env, and leave heartbeat,
+    LOG_LEVEL and daphne's verbosity alone (None: not set). The daphne log goes to root/daphne-<port>.log;
+    a daphne that exits while starting is reported at once.
+    """
+
+    def __init__(self, root, *, redis_url: str | None = None, heartbeat_s: float | None = 30.0,
+                 extra_env: dict | None = None, secret_key: str = "bench-secret-key-not-for-production",
+                 database: str = "bench.sqlite3", log_level: str | None = "WARNING", verbosity: str | None = "0",
+                 start_timeout: float = 30.0):
         self.port = free_port()
+        self.log_path = Path(root) / f"daphne-{self.port}.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "ORCHESTRATOR_", "REDIS_"))}
         env.update({
             "DJANGO_SETTINGS_MODULE": "orchestrator_site.settings",
-            "DJANGO_SECRET_KEY": "bench-secret-key-not-for-production",
-            "DATABASE_URL": f"sqlite:///{root}/bench.sqlite3",
+            "DJANGO_SECRET_KEY": secret_key,
+            "DATABASE_URL": f"sqlite:///{root}/{database}",
             "ORCHESTRATOR_REPO_ROOT": str(root),
             "ORCHESTRATOR_READS_REQUIRE_AUTH": "0",
-            "ORCHESTRATOR_WS_HEARTBEAT_S": str(heartbeat_s),
-            "LOG_LEVEL": "WARNING",
             "PYTHONPATH": str(PROJECT),
+            **({"ORCHESTRATOR_WS_HEARTBEAT_S": str(heartbeat_s)} if heartbeat_s is not None else {}),
+            **({"LOG_LEVEL": log_level} if log_level is not None else {}),
             **({"REDIS_URL": redis_url} if redis_url else {}),
+            **(extra_env or {}),
         })
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-v", "0", "-b", "127.0.0.1", "-p", str(self.port),
-             "orchestrator_site.asgi:application"], env=env, cwd=PROJECT,
-            stdout=subprocess.DEVNULL, stderr=open(root / f"daphne-{self.port}.log", "wb"))
-        deadline = time.monotonic() + 30
+            [sys.executable, "-m", "daphne", *(["-v", verbosity] if verbosity is not None else []),
+             "-b", "127.0.0.1", "-p", str(self.port), "orchestrator_site.asgi:application"],
+            env=env, cwd=PROJECT, stdout=subprocess.DEVNULL, stderr=open(self.log_path, "wb"))
+        deadline = time.monotonic() + start_timeout
         while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"daphne exited, see {self.log_path}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
                     return
@@ -84,8 +98,17 @@ class Server:
                 time.sleep(0.05)
         raise RuntimeError("daphne did not start")
 
+    def url(self, path: str, scheme: str = "ws") -> str:
+        return f"{scheme}://127.0.0.1:{self.port}{path}"
+
     def ws(self, path: str) -> str:
-        return f"ws://127.0.0.1:{self.port}{path}"
+        return self.url(path)
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        import urllib.request
+
+        with urllib.request.urlopen(self.url(path, "http"), timeout=5) as response:
+            return response.status, response.read()
 
     def rss_kib(self) -> int:
         for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
@@ -95,10 +118,8 @@ class Server:
 
     def cpu_s(self) -> float:
         """User + system CPU seconds the server process has used."""
-        import os as _os
-
         fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / _os.sysconf("SC_CLK_TCK")
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         self.process.terminate()
@@ -109,23 +130,62 @@ class Server:
             self.process.wait(5)
 
 
-class Redis:
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="ws-bench-redis-")
+class RedisServer:
+    """A real redis-server on a free loopback port in `directory` (a fresh tmp dir if None).
+
+    start() waits for PING to answer; stop()/start() again simulate an outage (same port, same dir).
+    """
+
+    def __init__(self, directory=None):
+        self.binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+        self.directory = directory if directory is not None else tempfile.mkdtemp(prefix="ws-bench-redis-")
         self.port = free_port()
-        self.process = subprocess.Popen(
-            [shutil.which("redis-server") or "/usr/bin/redis-server", "--port", str(self.port), "--bind",
-             "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", self.dir],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(0.3)
+        self.process = None
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
+    def start(self) -> "RedisServer":
+        self.process = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.directory)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(16).startswith(b"+PONG"):
+                        return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
     def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(10)
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+            self.process = None
+
+
+async def receive_frames(ws, stop, handle) -> str | None:
+    """Pass every frame but pings that `ws` (a bench.ws_client.WSClient) receives to `handle` until `stop`
+    (an asyncio.Event) is set, answering pings as a browser does. The close reason if the server closed first."""
+    from bench.ws_client import WSClosed
+
+    while not stop.is_set():
+        try:
+            frame = await ws.receive_json(0.5)
+        except asyncio.TimeoutError:
+            continue
+        except WSClosed as exc:
+            return str(exc)
+        if frame.get("type") == "ping":
+            await ws.send_json({"type": "pong"})
+        else:
+            handle(frame)
+    return None
 
 
 def percentile(values: list[float], p: float) -> float:

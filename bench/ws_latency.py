@@ -20,7 +20,7 @@ import argparse
 import asyncio
 import time
 
-from ws_common import INSTANCE, Redis, Server, make_repo, percentile, setup_django
+from ws_common import INSTANCE, RedisServer, Server, make_repo, percentile, setup_django
 
 from bench.ws_client import WSClient
 
@@ -142,7 +142,7 @@ async def redis_latency(samples: int) -> list[float]:
     from orchestrator.journal import Journal, attach_journal
     from realtime.publish import LayerPublisher
 
-    redis = Redis()
+    redis = RedisServer().start()
     root = make_repo(journaled=True)
     bus = EventBus()
     attach_journal(bus, Journal(root / ".claude" / "orchestrator-events" / f"{INSTANCE}.jsonl"), INSTANCE)

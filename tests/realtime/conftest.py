@@ -5,15 +5,12 @@ import asyncio
 import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 
 import pytest
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 
+from bench.ws_common import RedisServer, Server
 from orchestrator.events import EventBus
 from orchestrator.journal import Journal, attach_journal
 
@@ -98,46 +95,7 @@ async def receive_types(comm, n, timeout=2):
 
 # -- Redis -------------------------------------------------------------------------------
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class RedisServer:
-    """A real redis-server on a free loopback port in a tmp dir; stop()/start() simulate an outage."""
-
-    def __init__(self, directory):
-        self.binary = shutil.which("redis-server") or "/usr/bin/redis-server"
-        self.directory = directory
-        self.port = free_port()
-        self.process = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self):
-        self.process = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.directory)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as s:
-                    s.sendall(b"PING\r\n")
-                    if s.recv(16).startswith(b"+PONG"):
-                        return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def stop(self):
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(10)
-            self.process = None
+# RedisServer (a real redis-server on a free loopback port) is the benches' own, in bench/ws_common.py.
 
 
 @pytest.fixture(scope="session")
@@ -162,50 +120,11 @@ async def wait_for(predicate, timeout=3.0, interval=0.01):
         await asyncio.sleep(interval)
 
 
-class DaphneServer:
-    """`daphne orchestrator_site.asgi:application` in a subprocess, serving `repo_root`."""
+class DaphneServer(Server):
+    """`daphne orchestrator_site.asgi:application` in a subprocess, serving `repo_root` (bench/ws_common.Server
+    with the tests' secret and database, and no heartbeat, LOG_LEVEL or verbosity of its own)."""
 
     def __init__(self, repo_root, *, redis_url=None, extra_env=None):
-        self.port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "ORCHESTRATOR_", "REDIS_"))}
-        env.update({
-            "DJANGO_SETTINGS_MODULE": "orchestrator_site.settings",
-            "DJANGO_SECRET_KEY": "test-secret-key-not-for-production",
-            "DATABASE_URL": f"sqlite:///{repo_root}/server.sqlite3",
-            "ORCHESTRATOR_REPO_ROOT": str(repo_root),
-            "ORCHESTRATOR_READS_REQUIRE_AUTH": "0",
-            "PYTHONPATH": os.getcwd(),
-            **({"REDIS_URL": redis_url} if redis_url else {}),
-            **(extra_env or {}),
-        })
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
-             "orchestrator_site.asgi:application"],
-            env=env, stdout=subprocess.DEVNULL, stderr=open(f"{repo_root}/daphne-{self.port}.log", "wb"))
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"daphne exited, see {repo_root}/daphne-{self.port}.log")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("daphne did not start")
-
-    def url(self, path, scheme="ws"):
-        return f"{scheme}://127.0.0.1:{self.port}{path}"
-
-    def get(self, path):
-        import urllib.request
-
-        with urllib.request.urlopen(self.url(path, "http"), timeout=5) as response:
-            return response.status, response.read()
-
-    def stop(self):
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
+        super().__init__(repo_root, redis_url=redis_url, extra_env=extra_env,
+                         secret_key="test-secret-key-not-for-production", database="server.sqlite3",
+                         heartbeat_s=None, log_level=None, verbosity=None, start_timeout=20)
