@@ -96,7 +96,7 @@ class Engine:
         self.bus.subscribe(self._record)
         self.monitor = StatusMonitor(self.status_path, instance_id=INSTANCE, bus=self.bus)
         self.tool_calls = int(hours * 3600 / TOOL_CALL_EVERY_S)
-        self.tasks = int(hours * 3600 / TASK_EVERY_S)
+        self.tasks = max(int(hours * 3600 / TASK_EVERY_S), 1)  # a short run still has one task to carry its tool calls
         self.rate = rate
         self.produced = 0
         self.seconds = 0.0
@@ -107,7 +107,7 @@ class Engine:
 
         self.monitor.start()
         started = time.perf_counter()
-        calls_per_task = max(self.tool_calls // max(self.tasks, 1), 1)
+        calls_per_task = max(self.tool_calls // self.tasks, 1)
         task_ids = [task["id"] for task in json.loads(self.status_path.read_text())["tasks"]]
         call = 0
         for number in range(self.tasks):
