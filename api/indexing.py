@@ -18,9 +18,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone as dj_timezone
 
 from orchestrator.clock import parse_iso
-from orchestrator.errors import InvalidName, RegistryUnavailable, StatusFileCorrupt
+from orchestrator.errors import RegistryUnavailable, StatusFileCorrupt
 from orchestrator.fileio import RACY_NS
-from orchestrator.layout import PLAN_NAME_RE, RepoLayout
+from orchestrator.layout import RepoLayout
 from orchestrator.registry import Registry
 from orchestrator.status import TASK_STATUSES
 
@@ -156,30 +156,12 @@ def _discover(layout: RepoLayout):
 
     Skipped like the read API skips them: names it could never address, symlinks out of docs/plans.
     """
-    for archived, base, outputs in ((False, layout.plans_dir, layout.outputs_dir),
-                                    (True, layout.archived_plans_dir, layout.archived_outputs_dir)):
-        try:
-            entries = sorted(os.scandir(base), key=lambda entry: entry.name)
-        except (FileNotFoundError, NotADirectoryError):
-            continue
-        for entry in entries:
-            name = entry.name[:-3]
-            if not entry.name.endswith(".md") or not PLAN_NAME_RE.match(name) or ".." in name:
-                continue
-            plan_path, output = Path(entry.path), outputs / name
-            if entry.is_symlink() and not _inside(plan_path, base):
-                continue
+    for archived, outputs in ((False, layout.outputs_dir), (True, layout.archived_outputs_dir)):
+        for name, plan_path in layout.plan_markdown(archived=archived):
+            output = outputs / name
             status_path, findings_dir = output / "status.json", output / "findings"
             fingerprint = _fingerprint(plan_path, status_path, findings_dir)
             yield _PlanFiles(name, archived, plan_path, status_path, findings_dir, fingerprint)
-
-
-def _inside(path: Path, base: Path) -> bool:
-    try:
-        RepoLayout.contained(path, base)
-    except InvalidName:
-        return False
-    return True
 
 
 def _fingerprint(plan_path: Path, status_path: Path, findings_dir: Path) -> str:
@@ -215,7 +197,7 @@ def _build(files: _PlanFiles, layout: RepoLayout, now: datetime) -> _Built | Non
     if parsed is None:
         return None
     outputs = layout.archived_outputs_dir if files.archived else layout.outputs_dir
-    if not (_inside(files.status_path, outputs) and _inside(files.findings_dir, outputs)):
+    if not (layout.is_contained(files.status_path, outputs) and layout.is_contained(files.findings_dir, outputs)):
         raise StatusFileCorrupt("Its outputs lie outside docs/plan-outputs (a symlink) and are not read.")
     snapshot = status_snapshot(files.status_path)
     derived = snapshot or snapshot_from_plan(parsed, files.plan_path)

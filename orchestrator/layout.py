@@ -102,6 +102,35 @@ class RepoLayout:
         path = Path(plan_path)
         return path if path.is_absolute() else self.root / path
 
+    def plan_markdown(self, *, archived: bool):
+        """(name, path) of every addressable `.md` under docs/plans (or its archive), by name.
+
+        Names the API could never address are passed over, and so are symlinks out of the
+        directory; containment is resolved only for symlinks, since realpath on every file
+        costs more than the rest of a listing.
+        """
+        base = self.archived_plans_dir if archived else self.plans_dir
+        try:
+            entries = sorted(os.scandir(base), key=lambda entry: entry.name)
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        for entry in entries:
+            name = entry.name[:-3]
+            if not entry.name.endswith(".md") or not PLAN_NAME_RE.match(name) or ".." in name:
+                continue
+            path = Path(entry.path)
+            if entry.is_symlink() and not self.is_contained(path, base):
+                continue
+            yield name, path
+
+    @classmethod
+    def is_contained(cls, path: Path, base: Path) -> bool:
+        try:
+            cls.contained(path, base)
+        except InvalidName:
+            return False
+        return True
+
     @staticmethod
     def contained(path: Path, base: Path) -> Path:
         """Refuse a path whose real location (symlinks followed) leaves `base`."""

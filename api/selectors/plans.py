@@ -7,8 +7,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from orchestrator.clock import parse_iso
-from orchestrator.errors import InvalidName, PlanNotFound, StatusFileCorrupt
-from orchestrator.layout import PLAN_NAME_RE, RepoLayout, check_plan_name
+from orchestrator.errors import PlanNotFound, StatusFileCorrupt
+from orchestrator.layout import RepoLayout, check_plan_name
 from orchestrator.plans import UNPHASED, ParsedPlan, read_plan
 from orchestrator.status import TASK_STATUSES, StatusSnapshot, read_status
 
@@ -258,33 +258,10 @@ def _phases(derived: StatusSnapshot) -> tuple[PhaseSummary, ...]:
     return tuple(phase_summary(raw) for raw in derived.phases)
 
 
-def _inside(layout: RepoLayout, path: Path, base: Path) -> bool:
-    try:
-        layout.contained(path, base)
-    except InvalidName:
-        return False
-    return True
-
-
 def _discover(layout: RepoLayout, archived: bool):
-    """(files, parsed plan, status error) of every plan in one directory, by name.
-
-    Containment is checked with realpath only where a symlink is involved: resolving
-    every path costs more than the rest of the listing.
-    """
-    base = layout.archived_plans_dir if archived else layout.plans_dir
+    """(files, parsed plan, status error) of every plan in one directory, by name."""
     outputs = layout.archived_outputs_dir if archived else layout.outputs_dir
-    try:
-        entries = sorted(os.scandir(base), key=lambda entry: entry.name)
-    except (FileNotFoundError, NotADirectoryError):
-        return
-    for entry in entries:
-        name = entry.name[:-3]
-        if not entry.name.endswith(".md") or not PLAN_NAME_RE.match(name) or ".." in name:
-            continue  # a name the API could never address
-        plan_path = Path(entry.path)
-        if entry.is_symlink() and not _inside(layout, plan_path, base):
-            continue  # a symlink out of docs/plans: not ours to read
+    for name, plan_path in layout.plan_markdown(archived=archived):
         parsed = parse_plan_file(plan_path)
         if parsed is None:
             continue
@@ -292,7 +269,7 @@ def _discover(layout: RepoLayout, archived: bool):
         files = PlanFiles(name, archived, plan_path, output / "status.json", output / "findings")
         error = None
         if (os.path.islink(output) or os.path.islink(files.status_path)) \
-                and not _inside(layout, files.status_path, outputs):
+                and not layout.is_contained(files.status_path, outputs):
             error = "The status file lies outside docs/plan-outputs and is not read."
         yield files, parsed, error
 
