@@ -168,9 +168,12 @@ def test_if_match_with_a_stale_etag_is_refused_and_writes_nothing(repo):
 def test_if_match_accepts_the_current_etag_a_list_or_star(repo):
     path = repo.status("alpha")
     current = read_status(path).etag
-    _, snap = update_status(path, lambda data: None, if_match=current)
-    _, snap = update_status(path, lambda data: None, if_match=f'"nope", {snap.etag}')
-    update_status(path, lambda data: None, if_match="*")
+    for n, if_match in enumerate([current, None, "*"]):
+        if if_match is None:  # a list naming the current ETag among others
+            if_match = f'"nope", {read_status(path).etag}'
+        _, snap = update_status(path, lambda data, n=n: data.update(writes=n + 1), if_match=if_match)
+        assert snap.data["writes"] == n + 1
+        assert json.loads(path.read_text())["writes"] == n + 1
 
 
 def test_failing_mutation_writes_nothing(repo):
