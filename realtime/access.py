@@ -5,6 +5,7 @@ from types import SimpleNamespace
 from api.permissions import CanRead
 
 # WebSocket close codes of this API (4000-4999 are the application's range; 4xxx mirrors HTTP).
+CLOSE_BAD_REQUEST = 4400  # a malformed query parameter (`since` that is not an event id)
 CLOSE_UNAUTHENTICATED = 4401  # no credentials where reads need them, or a bad token
 CLOSE_FORBIDDEN = 4403  # origin not trusted (realtime.origin)
 CLOSE_NOT_FOUND = 4404  # no such orchestrator instance

@@ -19,7 +19,7 @@ from .embedded import ensure_bridge
 from .groups import ALL_GROUP, EVENT_MESSAGE_TYPE, instance_group, received_event
 from .journals import open_journal
 from .session import Heartbeat, rejoin, run_stream, start_tasks, stop_tasks
-from .stream import ACTIVITY_TYPES, EventStream, parse_since
+from .stream import ACTIVITY_TYPES, EventStream, InvalidCursor, parse_since
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +88,12 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
         self.joined: list[str] = []
         self.instance_id = self.scope["url_route"]["kwargs"].get("instance_id")
         refusal = access.ws_refusal(self.scope)
+        since = None
+        if refusal is None:
+            try:
+                since = parse_since(self._query("since"))
+            except InvalidCursor:
+                refusal = access.CLOSE_BAD_REQUEST
         if refusal is None and self.instance_id is not None:
             if not await snapshots.instance_known(self.instance_id):
                 refusal = access.CLOSE_NOT_FOUND
@@ -113,7 +119,6 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
         self.joined.append(group)
         await ensure_bridge()
         self.heartbeat = Heartbeat(conf.ws_heartbeat_s)
-        since = parse_since(self._query("since"))
         self.tasks = start_tasks(self.serve(since), self.heartbeat.run(self.stream, self.on_stale, self.rejoin))
 
     async def serve(self, since: int | None):

@@ -86,6 +86,9 @@ class EventsSSESchema(APIView):
                     "instance_id": "orch-1735787045000",
                     "data": {"task_id": "1.2", "description": "Add settings", "old_status": "in_progress",
                              "new_status": "completed", "phase": "Phase 1: Setup"}})]),
+            400: OpenApiResponse(
+                StreamError, description="`since` or `Last-Event-ID` is not an event id.",
+                examples=[_error("invalid_cursor", "since must be an event id (0-9999999999999999999).")]),
             401: OpenApiResponse(
                 StreamError, description="Reads need a login here, or the token is invalid.",
                 examples=[_error("not_authenticated", "Authentication credentials were not provided.")]),

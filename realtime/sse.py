@@ -29,7 +29,7 @@ from .auth import user_for_token
 from .groups import instance_group
 from .journals import open_journal
 from .session import rejoin, start_tasks, stop_tasks
-from .stream import EventStream, control_frame, parse_since
+from .stream import EventStream, InvalidCursor, control_frame, parse_since
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +75,10 @@ async def events_sse(request, id: str):  # noqa: A002 - the path parameter's pub
             return _refused(error, error.status_code)
     if not access.may_read(user):
         return _refused(exceptions.NotAuthenticated(), 401)
+    try:
+        since = parse_since(request.headers.get("Last-Event-ID") or request.GET.get("since"))
+    except InvalidCursor as exc:
+        return JsonResponse(error_body(exc.code, str(exc)), status=400)
     if not await snapshots.instance_known(instance_id):
         return JsonResponse(error_body("instance_not_found", f"No orchestrator instance {instance_id!r}."),
                             status=404)
@@ -93,7 +97,6 @@ async def events_sse(request, id: str):  # noqa: A002 - the path parameter's pub
     layout = conf.layout
     stream = EventStream(instance_id=instance_id, journal_for=lambda i: open_journal(layout, i),
                          queue_size=conf.ws_queue_size)
-    since = parse_since(request.headers.get("Last-Event-ID") or request.GET.get("since"))
     body = _body(stream, layer, channel, since, conf.ws_heartbeat_s)
     response = StreamingHttpResponse(body, content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"

@@ -184,8 +184,26 @@ class EventStream:
         return [*found, gap.frame(iso_now())]
 
 
+# Event ids are 64-bit at most; a longer digit string is no cursor of ours (and int() of
+# thousands of digits is refused by Python anyway).
+MAX_CURSOR_DIGITS = 19
+
+
+class InvalidCursor(ValueError):
+    """A `since` / `Last-Event-ID` that is present but not an event id."""
+
+    code = "invalid_cursor"
+
+
 def parse_since(raw: str | None) -> int | None:
-    """A cursor from `?since=` or `Last-Event-ID`; None (no replay) for absent or malformed."""
-    if raw is None or not raw.strip().isdigit():
+    """A cursor from `?since=` or `Last-Event-ID`: None (no replay) when absent or empty.
+
+    Only ASCII digits count: str.isdigit() also accepts "²" and other Unicode digits that
+    int() refuses. Callers parse before joining any group, so a refusal leaves nothing behind.
+    """
+    if raw is None or not raw.strip():
         return None
-    return int(raw.strip())
+    raw = raw.strip()
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= MAX_CURSOR_DIGITS):
+        raise InvalidCursor(f"since must be an event id (0-{10 ** MAX_CURSOR_DIGITS - 1}).")
+    return int(raw)

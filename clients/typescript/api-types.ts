@@ -1064,6 +1064,15 @@ export interface operations {
                     "text/event-stream": components["schemas"]["StreamFrame"];
                 };
             };
+            /** @description `since` or `Last-Event-ID` is not an event id. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamError"];
+                };
+            };
             /** @description Reads need a login here, or the token is invalid. */
             401: {
                 headers: {

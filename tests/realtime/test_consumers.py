@@ -182,3 +182,16 @@ async def test_events_of_an_instance_with_an_odd_id_pass_through_the_all_stream(
     frames = [await comm.receive_json_from(2) for _ in range(3)]
     assert [f["type"] for f in frames] == ["tool_started", "gap", "tool_started"]
     await comm.disconnect()
+
+
+@pytest.mark.parametrize("path", [EVENTS, "/api/events"])
+async def test_a_malformed_since_closes_with_4400_and_joins_no_group(instance, path):
+    from .conftest import communicator
+
+    comm = communicator(path + "?since=%C2%B2")
+    connected_, _ = await comm.connect(timeout=3)
+    assert connected_
+    assert await comm.receive_output(3) == {"type": "websocket.close", "code": 4400}
+    await comm.wait(3)
+    layer = get_channel_layer()
+    assert not layer.groups

@@ -146,3 +146,21 @@ def test_openapi_documents_the_sse_path_under_events(client):
     assert operation["tags"] == ["Events"]
     assert "text/event-stream" in operation["responses"]["200"]["content"]
     assert {p["name"] for p in operation["parameters"]} >= {"id", "since", "Last-Event-ID", "token"}
+
+
+@pytest.mark.parametrize("headers, query", [
+    ((), "?since=%C2%B2"),  # a Unicode digit: str.isdigit() says yes, int() says no
+    ((), "?since=abc"),
+    (((b"last-event-id", "²".encode("latin-1")),), ""),
+    ((), "?since=" + "9" * 5000),
+])
+async def test_a_malformed_cursor_is_a_json_400_and_joins_no_group(instance, headers, query):
+    from channels.layers import get_channel_layer
+
+    client = SSEClient(PATH + query, headers=headers)
+    status, headers = await client.start()
+    assert status == 400 and headers["content-type"] == "application/json"
+    assert json.loads(await client.body())["error"]["code"] == "invalid_cursor"
+    await asyncio.wait_for(client.task, 3)
+    layer = get_channel_layer()
+    assert not layer.groups and not layer.channels
