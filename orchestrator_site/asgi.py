@@ -20,13 +20,13 @@ from api.fastpath import ReplayASGI  # noqa: E402
 
 from realtime.auth import TokenAuthMiddlewareStack  # noqa: E402
 from realtime.origin import AllowedHostsOriginValidator  # noqa: E402
-from realtime.routing import websocket_urlpatterns  # noqa: E402
+from realtime.routing import unknown_path, websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": ReplayASGI(django_asgi_app),
         "websocket": AllowedHostsOriginValidator(
-            TokenAuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+            TokenAuthMiddlewareStack(URLRouter([*websocket_urlpatterns, unknown_path]))
         ),
     }
 )

@@ -184,3 +184,15 @@ class ActivityConsumer(EventStreamConsumer):
 
 class AllEventsConsumer(EventStreamConsumer):
     """Every instance's events, for a dashboard's front page: /api/events."""
+
+
+class UnknownPathConsumer(AsyncJsonWebsocketConsumer):
+    """Any other WebSocket path: accepted, then closed with 4404, so a browser can tell why.
+
+    Without this fallback Channels' URLRouter raises for an unmatched path, which daphne
+    answers with an HTTP 500 and a logged traceback.
+    """
+
+    async def connect(self):
+        await self.accept()
+        await self.close(code=access.CLOSE_NOT_FOUND)

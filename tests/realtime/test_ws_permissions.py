@@ -89,3 +89,10 @@ async def test_allowed_host_on_another_port_is_accepted(instance):
 async def test_client_without_origin_must_still_authenticate(instance, reads_need_auth):
     comm = await connected(EVENTS, headers=[])
     assert await close_code(comm) == 4401
+
+
+@pytest.mark.parametrize("path", ["/api/nope", "/", "/api/orchestrators/x/events/extra", "/ws"])
+async def test_an_unknown_path_is_closed_with_4404_without_a_traceback(instance, path, caplog):
+    comm = await connected(path)
+    assert await close_code(comm) == 4404
+    assert not [r for r in caplog.records if r.exc_info]
