@@ -13,6 +13,7 @@ from orchestrator.registry import Instance, is_alive, is_stale
 from .conf import orchestrator_settings
 from .indexing import plan_index_sync
 from .models import AuditEntry, FindingRecord, OrchestratorRecord, PhaseRecord, PlanRecord, TaskRecord
+from .permissions import may_view_audit
 from .rendering import render_markdown
 
 
@@ -25,6 +26,12 @@ class AuditEntryAdmin(admin.ModelAdmin):
     list_filter = ("action", "accepted", "status_code", "target_type")
     search_fields = ("username", "target", "task_id")
     date_hierarchy = "created_at"
+
+    def has_view_permission(self, request, obj=None):
+        return may_view_audit(request.user)
+
+    def has_module_permission(self, request):
+        return may_view_audit(request.user)
 
     def has_add_permission(self, request):
         return False

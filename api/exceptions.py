@@ -4,6 +4,7 @@ Shape: {"error": {"code": "<stable code>", "message": "<text>", "details": {...}
 """
 
 import logging
+import os
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
@@ -14,6 +15,8 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from orchestrator import errors
+
+from .conf import orchestrator_settings
 
 logger = logging.getLogger(__name__)
 
@@ -55,12 +58,25 @@ def _drf_message(detail) -> tuple[str, dict]:
     return str(detail), {}
 
 
+def _public(value):
+    """The core names files by absolute path; a client learns them relative to the repository
+    (a `path` outside it by its name only), never where the server keeps its checkout."""
+    root = str(orchestrator_settings().repo_root) + os.sep
+    if isinstance(value, dict):
+        return {key: (os.path.basename(item) if key == "path" and isinstance(item, str)
+                      and os.path.isabs(item) and not item.startswith(root) else _public(item))
+                for key, item in value.items()}
+    if isinstance(value, str):
+        return value.replace(root, "")
+    return value
+
+
 def exception_handler(exc, context):
     if isinstance(exc, errors.OrchestratorError):
         code = status_for(exc)
         if code >= 500:
             logger.warning("%s: %s", exc.code, exc.message)
-        response = Response(error_body(exc.code, exc.message, exc.details), status=code)
+        response = Response(error_body(exc.code, _public(exc.message), _public(exc.details)), status=code)
         if code == status.HTTP_503_SERVICE_UNAVAILABLE:
             response["Retry-After"] = "1"
         return response
@@ -70,7 +86,7 @@ def exception_handler(exc, context):
         # atomic), the request just could not be served now.
         logger.warning("storage error: %s", exc)
         response = Response(
-            error_body("storage_error", f"The repository's files could not be accessed: {exc.strerror or exc}."),
+            error_body("storage_error", _public(f"The repository's files could not be accessed: {exc.strerror or exc}.")),
             status=status.HTTP_503_SERVICE_UNAVAILABLE,
         )
         response["Retry-After"] = "1"

@@ -28,8 +28,17 @@ class CanControl(BasePermission):
         return bool(user and user.is_authenticated and user.has_perm(CONTROL_PERMISSION))
 
 
-class IsStaff(BasePermission):
-    message = "Only staff may read the audit trail."
+AUDIT_VIEW_PERMISSION = "api.view_auditentry"
+
+
+def may_view_audit(user) -> bool:
+    """The one rule for the audit trail, in the admin and on /api/audit: staff holding its view
+    permission (superusers hold every permission)."""
+    return bool(user and user.is_active and user.is_staff and user.has_perm(AUDIT_VIEW_PERMISSION))
+
+
+class CanViewAudit(BasePermission):
+    message = "Only staff with the 'view audit entry' permission may read the audit trail."
 
     def has_permission(self, request, view):
-        return bool(request.user and request.user.is_authenticated and request.user.is_staff)
+        return may_view_audit(request.user)

@@ -39,7 +39,7 @@ NOT_FOUND = error_response(
 UNAVAILABLE = error_response(
     "A status file or the registry cannot be read (half-written or corrupt); retry.",
     ("status_file_corrupt", "status.json is not valid JSON: Expecting value: line 1 column 1 (char 0)",
-     {"path": "/srv/repo/docs/plan-outputs/my-plan/status.json"}),
+     {"path": "docs/plan-outputs/my-plan/status.json"}),
 )
 BAD_QUERY = error_response(
     "A query parameter has a value it cannot take.",

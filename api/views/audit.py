@@ -1,10 +1,10 @@
-"""GET /api/audit: who sent which command and what came of it, for staff only."""
+"""GET /api/audit: who sent which command and what came of it, for staff allowed to see it."""
 
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import mixins, viewsets
 from rest_framework.pagination import PageNumberPagination
 
-from api.permissions import IsStaff
+from api.permissions import CanViewAudit
 from api.selectors.audit import audit_list
 from api.serializers.audit import AuditEntrySerializer, AuditFilterSerializer
 from api.serializers.errors import BAD_QUERY, error_response
@@ -19,7 +19,10 @@ class AuditPagination(PageNumberPagination):
 @extend_schema(
     tags=["Audit"],
     summary="List audit entries, newest first",
-    description="Every command received, accepted or refused (401, 403, 400, 404, 409, 412, 503 ...). Staff only.",
+    description=(
+        "Every command received, accepted or refused (401, 403, 400, 404, 409, 412, 503 ...). Staff "
+        "holding `api.view_auditentry`, the permission the admin's audit pages ask for."
+    ),
     parameters=[AuditFilterSerializer],
     responses={
         200: OpenApiResponse(AuditEntrySerializer(many=True), examples=[OpenApiExample(
@@ -36,15 +39,16 @@ class AuditPagination(PageNumberPagination):
             "No credentials.",
             ("not_authenticated", "Authentication credentials were not provided.", {})),
         403: error_response(
-            "Not a staff user.",
-            ("permission_denied", "Only staff may read the audit trail.", {})),
+            "Not a staff user, or one without `api.view_auditentry`.",
+            ("permission_denied", "Only staff with the 'view audit entry' permission may read the audit trail.",
+             {})),
         404: error_response(
             "A `page` past the last one, or not a positive number (DRF's page-number pagination).",
             ("not_found", "Invalid page.", {})),
     },
 )
 class AuditViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
-    permission_classes = [IsStaff]
+    permission_classes = [CanViewAudit]
     serializer_class = AuditEntrySerializer
     pagination_class = AuditPagination
 

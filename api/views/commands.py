@@ -120,7 +120,7 @@ class CommandMixin:
         return Response(serializer_class(result).data, headers={"ETag": etag} if etag else None)
 
     def _audit(self, request, status_code: int, body: Any, *, replayed: bool = False) -> None:
-        payload = _request_payload(request)
+        payload = _request_payload(request, status_code)
         entry = {
             "user": getattr(request, "user", None),
             "remote_addr": request.META.get("REMOTE_ADDR"),
@@ -141,8 +141,14 @@ class CommandMixin:
             logger.exception("Audit entry not stored: %r", entry)
 
 
-def _request_payload(request) -> dict:
-    """The body as sent, for the trail; a body that cannot be parsed is recorded as absent."""
+def _request_payload(request, status_code: int) -> dict:
+    """The body as sent, for the trail; a body that cannot be parsed is recorded as absent.
+
+    A request refused for who sent it (401/403) is recorded without its body: parsing it
+    would hand every anonymous client the parsers' full cost (and their bugs).
+    """
+    if status_code in (status.HTTP_401_UNAUTHORIZED, status.HTTP_403_FORBIDDEN):
+        return {}
     try:
         data = request.data
     except (APIException, RequestDataTooBig):

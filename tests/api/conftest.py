@@ -29,11 +29,10 @@ def open_reads(repo_root, settings):
     return repo_root
 
 
-def make_user(username: str, *, control: bool = False, staff: bool = False):
+def make_user(username: str, *, control: bool = False, staff: bool = False, audit: bool = False):
     user = get_user_model().objects.create_user(username, password=f"pw-{username}-123", is_staff=staff)
-    if control:
-        user.user_permissions.add(Permission.objects.get(content_type__app_label="api",
-                                                         codename="control_orchestrator"))
+    codenames = [name for name, wanted in (("control_orchestrator", control), ("view_auditentry", audit)) if wanted]
+    user.user_permissions.add(*Permission.objects.filter(content_type__app_label="api", codename__in=codenames))
     return user
 
 
@@ -45,8 +44,8 @@ def token_client(user) -> APIClient:
 
 @pytest.fixture
 def controller(db):
-    """A staff user with the control permission, as create_local_user makes one."""
-    return make_user("controller", control=True, staff=True)
+    """A staff user with the control and audit permissions, as create_local_user makes one."""
+    return make_user("controller", control=True, staff=True, audit=True)
 
 
 @pytest.fixture

@@ -11,6 +11,8 @@ from django.contrib.auth.models import Permission
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from api.management.commands.create_local_user import GRANTED
+
 INSTANCE = "orch-1700000000000"
 
 
@@ -38,7 +40,8 @@ def populated(served):
 def controller(db):
     """A staff user with the control permission, as `create_local_user` makes one."""
     user = get_user_model().objects.create_user("hardening", password="pw-hardening-123", is_staff=True)
-    user.user_permissions.add(Permission.objects.get(content_type__app_label="api", codename="control_orchestrator"))
+    user.user_permissions.add(*(Permission.objects.get(content_type__app_label=app, codename=codename)
+                                for app, codename in GRANTED))
     return user
 
 

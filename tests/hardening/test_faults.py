@@ -205,6 +205,19 @@ def test_task_phase_of_any_json_type_counts_as_unphased(populated, api):
     assert api.get("/api/plans/alpha/tasks?phase=9").json() == []
 
 
+def test_error_bodies_name_files_relative_to_the_repository_never_by_server_path(populated, api):
+    # Found in the red-team pass: 503 details carried the checkout's absolute path.
+    damage(status_path(populated), "garbage")
+    populated.registry(raw=b"\x00garbage")
+    corrupt = api.get("/api/plans/alpha/status")
+    registry = api.get("/api/orchestrators")
+
+    assert assert_error_shape(corrupt, 503)["details"]["path"] == "docs/plan-outputs/alpha/status.json"
+    assert assert_error_shape(registry, 503)["details"]["path"] == ".claude/orchestrator-registry.json"
+    for response in (corrupt, registry):
+        assert str(populated.root) not in response.content.decode()
+
+
 # -- registry damaged ------------------------------------------------------------------------
 
 CORRUPT_REGISTRIES = [b"\x00garbage", b'{"instances": [', b"[]", b'{"instances": 5}', b"[" * 100_000, b"\xff\xfe"]

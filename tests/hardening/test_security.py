@@ -463,3 +463,26 @@ def test_body_just_under_the_limit_is_parsed(populated, api):
     response = api.post("/api/plans/alpha/tasks/1.2/skip", {"reason": "by hand", "padding": "x" * (60 * 1024)},
                         format="json")
     assert response.status_code == 200, response.content[:300]
+
+
+# -- Hostile bodies ----------------------------------------------------------------------------
+
+NESTED_JSON = "[" * 60_000
+
+
+@pytest.mark.parametrize("url", COMMAND_ROUTES)
+def test_deeply_nested_json_from_an_anonymous_client_is_refused_unparsed(populated, anon, url):
+    # Found in the red-team pass: RecursionError while auditing the refusal, a 500 audited as 500.
+    assert_error_shape(anon.post(url, data=NESTED_JSON, content_type="application/json"), 401)
+    assert list(AuditEntry.objects.values_list("status_code", "payload")) == [(401, {})]
+
+
+@pytest.mark.parametrize("url", COMMAND_ROUTES)
+def test_deeply_nested_json_from_a_controller_is_a_400_not_a_500(populated, api, url):
+    response = api.post(url, data=NESTED_JSON, content_type="application/json")
+    if response.status_code < 300:  # pause, resume and plan-level retry never read a body
+        assert url.rsplit("/", 1)[-1] in {"pause", "resume", "retry"}
+    else:
+        assert_error_shape(response, 400, 409, 503)
+    [status_code] = AuditEntry.objects.values_list("status_code", flat=True)
+    assert status_code == response.status_code != 500
