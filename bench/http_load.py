@@ -122,9 +122,10 @@ def pick_plan(base: str) -> str:
     return sorted(plans, key=lambda plan: (plan["total_tasks"], plan["name"]))[len(plans) // 2]["name"]
 
 
-def run_wrk(url: str, *, connections: int, threads: int, duration: int, script: str) -> dict:
+def run_wrk(url: str, *, connections: int, threads: int, duration: int, script: str, headers: dict | None = None) -> dict:
+    extra = [arg for name, value in (headers or {}).items() for arg in ("-H", f"{name}: {value}")]
     out = subprocess.run(
-        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", "5s", "-s", script, url],
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", "5s", "-s", script, *extra, url],
         capture_output=True, text=True, check=True,
     ).stdout
     line = next(line for line in out.splitlines() if line.startswith("RESULT "))
