@@ -5,6 +5,8 @@ from rest_framework.permissions import BasePermission
 from .conf import orchestrator_settings
 
 CONTROL_PERMISSION = "api.control_orchestrator"
+# Its own permission: starting runs an agent that changes code, which steering a run already started does not.
+START_PERMISSION = "api.start_orchestrator"
 
 
 class CanRead(BasePermission):
@@ -24,8 +26,19 @@ class CanControl(BasePermission):
     message = "You need the 'control orchestrator' permission to send commands."
 
     def has_permission(self, request, view):
-        user = request.user
-        return bool(user and user.is_authenticated and user.has_perm(CONTROL_PERMISSION))
+        return _holds(request, CONTROL_PERMISSION)
+
+
+class CanStart(BasePermission):
+    message = "You need the 'start orchestrator' permission to start a plan."
+
+    def has_permission(self, request, view):
+        return _holds(request, START_PERMISSION)
+
+
+def _holds(request, permission: str) -> bool:
+    user = request.user
+    return bool(user and user.is_authenticated and user.has_perm(permission))
 
 
 AUDIT_VIEW_PERMISSION = "api.view_auditentry"

@@ -3,6 +3,7 @@
 from urllib.parse import urlsplit
 
 import markdown
+import nh3
 from django.utils.safestring import SafeString, mark_safe
 from markdown.extensions import Extension
 from markdown.treeprocessors import Treeprocessor
@@ -32,4 +33,6 @@ class _EscapeHtml(Extension):
 
 def render_markdown(text: str) -> SafeString:
     html = markdown.markdown(text, extensions=[_EscapeHtml(), "fenced_code", "tables", "sane_lists"])
-    return mark_safe(html)  # noqa: S308 -- raw HTML and unsafe URLs were removed above
+    # A second, allow-list pass (ammonia) in case an extension ever lets markup through: this HTML
+    # is inserted into the dashboard and the admin as is.
+    return mark_safe(nh3.clean(html))  # noqa: S308 -- raw HTML and unsafe URLs removed, then sanitised

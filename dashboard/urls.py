@@ -9,4 +9,5 @@ app_name = "dashboard"
 urlpatterns = [
     path("", views.index, name="index"),
     path("orchestrators/<str:instance_id>/", views.orchestrator_detail, name="orchestrator"),
+    path("plans/<str:name>/", views.plan_detail, name="plan"),
 ]

@@ -1,8 +1,8 @@
-"""The dashboard's two pages: HTML shells whose scripts read the REST API and the event streams.
+"""The dashboard's pages (front page, one orchestrator, one plan): HTML shells whose scripts read the REST API and the event streams.
 
 The views fetch no orchestrator state themselves (the page builds on the public API, as
 any other frontend would); they only decide who may see the page and whether the
-orchestrator named in the URL exists, so an unknown one gets a real 404 page.
+orchestrator or plan named in the URL exists, so an unknown one gets a real 404 page.
 """
 
 from django.contrib.auth.views import redirect_to_login
@@ -10,8 +10,10 @@ from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from api.conf import orchestrator_settings
+from api.permissions import CONTROL_PERMISSION, START_PERMISSION
 from api.selectors.orchestrators import orchestrator_get
-from orchestrator.errors import InstanceNotFound, InvalidName
+from api.selectors.plans import plan_locate
+from orchestrator.errors import InstanceNotFound, InvalidName, PlanNotFound
 
 
 def _login_needed(request) -> bool:
@@ -32,8 +34,30 @@ def orchestrator_detail(request, instance_id: str):
     if _login_needed(request):
         return redirect_to_login(request.get_full_path())
     try:
-        orchestrator_get(layout=orchestrator_settings().layout, instance_id=instance_id)
+        info = orchestrator_get(layout=orchestrator_settings().layout, instance_id=instance_id)
     except (InstanceNotFound, InvalidName):
-        # Rendered here rather than raised: the site's handler404 answers JSON for API clients.
-        return render(request, "dashboard/not_found.html", {"instance_id": instance_id}, status=404)
-    return render(request, "dashboard/orchestrator.html", {"instance_id": instance_id})
+        return _not_found(request, "orchestrator", instance_id)
+    return render(request, "dashboard/orchestrator.html", {"instance_id": instance_id, "plan_name": info.plan_name})
+
+
+@ensure_csrf_cookie
+def plan_detail(request, name: str):
+    if _login_needed(request):
+        return redirect_to_login(request.get_full_path())
+    try:
+        files = plan_locate(layout=orchestrator_settings().layout, name=name)
+    except (PlanNotFound, InvalidName):
+        return _not_found(request, "plan", name)
+    user = request.user
+    return render(request, "dashboard/plan.html", {
+        "plan_name": name,
+        "archived": files.archived,
+        # Only what the buttons show; the API checks the permissions again on every command.
+        "can_control": user.has_perm(CONTROL_PERMISSION),
+        "can_start": user.has_perm(START_PERMISSION),
+    })
+
+
+def _not_found(request, kind: str, name: str):
+    # Rendered here rather than raised: the site's handler404 answers JSON for API clients.
+    return render(request, "dashboard/not_found.html", {"kind": kind, "name": name}, status=404)

@@ -11,6 +11,8 @@ class AuditEntry(models.Model):
         SHUTDOWN = "shutdown"
         SKIP_TASK = "skip_task"
         RETRY_TASK = "retry_task"
+        START = "start"
+        CLEAR = "clear"
 
     class TargetType(models.TextChoices):
         ORCHESTRATOR = "orchestrator"
@@ -37,6 +39,7 @@ class AuditEntry(models.Model):
         verbose_name_plural = "audit entries"
         permissions = [
             ("control_orchestrator", "Can steer orchestrators (pause, resume, shut down, skip, retry)"),
+            ("start_orchestrator", "Can start an orchestrator for a plan"),
         ]
 
     def __str__(self) -> str:

@@ -405,9 +405,11 @@ export interface components {
          *     * `shutdown` - Shutdown
          *     * `skip_task` - Skip Task
          *     * `retry_task` - Retry Task
+         *     * `start` - Start
+         *     * `clear` - Clear
          * @enum {string}
          */
-        ActionEnum: "pause" | "resume" | "shutdown" | "skip_task" | "retry_task";
+        ActionEnum: "pause" | "resume" | "shutdown" | "skip_task" | "retry_task" | "start" | "clear";
         AuditEntry: {
             readonly id: number;
             /** Format: date-time */
@@ -477,6 +479,8 @@ export interface components {
             content: string;
             /** @description The file is longer than 1000000 bytes. */
             truncated: boolean;
+            /** @description `content` rendered from Markdown and sanitised (raw HTML escaped, scripts, handlers and unsafe URLs removed): safe to insert into a page as is. */
+            readonly html: string;
         };
         FindingFile: {
             /** @description From the file name ("1.1.md", "1-1-slug.md", "1.1-slug.md"); null for plan-level notes. */
@@ -890,8 +894,10 @@ export interface operations {
                  *     * `shutdown` - Shutdown
                  *     * `skip_task` - Skip Task
                  *     * `retry_task` - Retry Task
+                 *     * `start` - Start
+                 *     * `clear` - Clear
                  */
-                action?: "pause" | "resume" | "shutdown" | "skip_task" | "retry_task";
+                action?: "pause" | "resume" | "shutdown" | "skip_task" | "retry_task" | "start" | "clear";
                 /** @description A page number within the paginated result set. */
                 page?: number;
                 /** @description Number of results to return per page. */

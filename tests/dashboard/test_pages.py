@@ -1,5 +1,6 @@
 """The dashboard's pages through Django's test client: who sees them, what they contain, and the 404 page."""
 
+import posixpath
 import re
 from pathlib import Path
 
@@ -116,9 +117,10 @@ def test_api_paths_still_reach_the_api(client, served):
 
 def test_every_script_module_and_its_imports_exist():
     """No build step checks the ES module graph, so this does: a missing file would break the page silently."""
-    for entry in ("dashboard/js/index.js", "dashboard/js/orchestrator.js", "dashboard/dashboard.css"):
+    entries = ["dashboard/js/index.js", "dashboard/js/orchestrator.js", "dashboard/js/plan/page.js"]
+    for entry in (*entries, "dashboard/dashboard.css"):
         assert finders.find(entry), entry
-    pending = ["dashboard/js/index.js", "dashboard/js/orchestrator.js"]
+    pending = list(entries)
     seen = set()
     while pending:
         module = pending.pop()
@@ -126,8 +128,72 @@ def test_every_script_module_and_its_imports_exist():
             continue
         seen.add(module)
         source = Path(finders.find(module)).read_text(encoding="utf-8")
-        for target in re.findall(r'^import .* from "(\./[\w-]+\.js)";$', source, flags=re.M):
-            resolved = f"dashboard/js/{target[2:]}"
+        for target in re.findall(r'^import (?:.* from )?"(\.\.?/[\w/-]+\.js)";$', source, flags=re.M):
+            resolved = posixpath.normpath(posixpath.join(posixpath.dirname(module), target))
             assert finders.find(resolved), f"{module} imports missing {target}"
             pending.append(resolved)
-    assert len(seen) >= 5
+    assert len(seen) >= 12
+
+
+@pytest.fixture
+def plans(served):
+    served.plan("beta", {"Build": ["1.1 Write <b>it</b>", "1.2 Test it"]}, title="Beta plan")
+    served.status("beta", states={"1.1": "completed"})
+    served.finding("beta", "1.1", "# Found\n\n<script>alert(1)</script> and [x](javascript:alert(1))\n")
+    served.plan("old", archived=True)
+    return served
+
+
+@pytest.mark.parametrize("name", ["alpha", "beta", "old"])
+def test_every_plan_active_or_archived_has_a_page(client, plans, name):
+    response = client.get(f"/plans/{name}/")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert f'data-plan-name="{name}"' in body
+    assert "dashboard/js/plan/page.js" in body
+    for panel in ('id="phases"', 'id="tasks"', 'id="findings"', 'id="runs"', 'id="start-form"'):
+        assert panel in body
+
+
+def test_signed_out_visitor_sees_a_disabled_start_and_why(client, plans):
+    body = client.get("/plans/beta/").content.decode()
+    assert re.search(r'<button type="submit" class="primary" id="start" disabled>', body)
+    assert "Sign in to control" in body
+
+
+def test_user_with_the_start_permission_gets_an_enabled_start(client, plans, alice):
+    from django.contrib.auth.models import Permission
+
+    alice.user_permissions.add(Permission.objects.get(codename="start_orchestrator"))
+    client.force_login(alice)
+    body = client.get("/plans/beta/").content.decode()
+    assert re.search(r'<button type="submit" class="primary" id="start" >', body)
+    assert 'data-can-start="true"' in body and 'data-can-control="false"' in body
+    # An archived plan is not run: Start stays disabled and the page says why.
+    archived = client.get("/plans/old/").content.decode()
+    assert re.search(r'id="start" disabled', archived) and "Archived plans are not run" in archived
+
+
+@pytest.mark.parametrize("path", ["/plans/nope/", "/plans/..%20x/"])
+def test_unknown_plan_gets_an_html_404_page(client, plans, path):
+    response = client.get(path)
+    assert response.status_code == 404
+    assert "No such plan" in response.content.decode()
+
+
+def test_plan_page_redirects_to_login_when_reads_need_auth(client, closed_reads):
+    response = client.get("/plans/alpha/")
+    assert response.status_code == 302 and response["Location"] == "/accounts/login/?next=/plans/alpha/"
+
+
+def test_orchestrator_page_links_to_its_plan_page(client, served):
+    body = client.get(f"/orchestrators/{INSTANCE_ID}/").content.decode()
+    assert '<a id="plan-link" href="/plans/alpha/">' in body
+
+
+def test_findings_come_with_sanitised_html(client, plans):
+    files = client.get("/api/plans/beta/findings/1.1").json()["files"]
+    html = files[0]["html"]
+    assert "<h1>Found</h1>" in html
+    assert "<script" not in html and "javascript:" not in html
+    assert "&lt;script&gt;" in html  # raw HTML in a finding is shown as text

@@ -10,13 +10,14 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from rest_framework.authtoken.models import Token
 
-# Steering plus reading the audit trail in the admin; nothing else, so the local user is not a superuser.
-GRANTED = (("api", "control_orchestrator"), ("api", "view_auditentry"))
+# Starting and steering plus reading the audit trail in the admin; nothing else, so the local user is not
+# a superuser.
+GRANTED = (("api", "control_orchestrator"), ("api", "start_orchestrator"), ("api", "view_auditentry"))
 
 
 class Command(BaseCommand):
     help = (
-        "Create (or reuse) a staff user with the permission to control orchestrators and print "
+        "Create (or reuse) a staff user with the permissions to start and control orchestrators and print "
         "its API token. Without --password a new user gets a generated password, printed once."
     )
 
@@ -48,7 +49,7 @@ class Command(BaseCommand):
         if token_only:
             self.stdout.write(token.key)
             return
-        self.stdout.write(f"User {username!r} {'created' if created else 'updated'}: staff, may control orchestrators.")
+        self.stdout.write(f"User {username!r} {'created' if created else 'updated'}: staff, may start and control orchestrators.")
         if generated:
             self.stdout.write(f"Password (shown once, for the browsable API and the admin): {generated}")
         self.stdout.write(f"Token: {token.key}")

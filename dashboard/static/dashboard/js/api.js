@@ -40,18 +40,19 @@ function explain(status, body) {
   }
 }
 
-async function request(url, options = {}) {
+// `csrf`: a write with the session cookie, which Django wants to carry the CSRF token.
+export async function request(url, { csrf = false, ...options } = {}) {
   let response;
   try {
     response = await fetch(url, {
       credentials: "same-origin",
       ...options,
-      headers: { Accept: "application/json", ...(options.headers || {}) },
+      headers: { Accept: "application/json", ...(csrf && { "X-CSRFToken": csrfToken() }), ...(options.headers || {}) },
     });
   } catch {
     throw new ApiError(0, null);
   }
-  const body = await response.json().catch(() => null);
+  const body = response.status === 204 ? null : await response.json().catch(() => null);
   if (!response.ok) throw new ApiError(response.status, body);
   return body;
 }
@@ -63,7 +64,8 @@ export function getJSON(url) {
 export function postJSON(url, payload = {}) {
   return request(url, {
     method: "POST",
-    headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+    csrf: true,
+    headers: { "Content-Type": "application/json" },
     body: JSON.stringify(payload),
   });
 }

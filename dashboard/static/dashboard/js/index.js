@@ -112,7 +112,8 @@ function renderPlans(plans, list) {
   }
   for (const plan of idle) {
     plansBody.append(el("tr", {},
-      el("td", { dataset: { label: "Plan" } }, el("div", {}, el("strong", {}, plan.name), el("span", { class: "desc" }, plan.title))),
+      el("td", { dataset: { label: "Plan" } }, el("div", {}, el("a", { href: `/plans/${encodeURIComponent(plan.name)}/` }, el("strong", {}, plan.name)),
+        el("span", { class: "desc" }, plan.title))),
       el("td", { dataset: { label: "Progress" } },
         el("div", { class: "progress-line" }, progressBar(plan.progress_percent, `Progress of ${plan.name}`),
           el("span", { class: "progress-text" }, percent(plan.progress_percent)))),

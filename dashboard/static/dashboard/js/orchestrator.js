@@ -1,10 +1,13 @@
 // One orchestrator: progress by phase, the task table, a live feed of tool calls and the
 // control buttons. State comes from REST and the stream's snapshot; events keep it current.
 
-import { getJSON, postJSON } from "./api.js";
+import { getJSON } from "./api.js";
+import { sendCommand, showAnswer } from "./answer.js";
+import { confirmDialog } from "./dialog.js";
 import { EventSocket, showConnection } from "./stream.js";
 import { statusOf } from "./status.js";
-import { ago, badge, clockTime, duration, el, percent, progressBar, secondsSince, setProgress } from "./ui.js";
+import { renderPhases as drawPhases, TaskTable, tickDurations } from "./tasktable.js";
+import { ago, badge, clockTime, duration, el, percent, setProgress } from "./ui.js";
 
 const FEED_LIMIT = 200; // older tool calls drop off the bottom
 // The heartbeat (written to the registry) and the iteration count (asked over IPC) come with no
@@ -19,6 +22,7 @@ const $ = (id) => document.getElementById(id);
 let view = null; // the REST status shape (OrchestratorStatusSerializer)
 let updates = 0; // bumped by every stream update, so a slower REST answer cannot overwrite a newer state
 const tools = new Map(); // tool_id -> feed row of a call still running
+const taskTable = new TaskTable($("tasks"));
 
 // ---- drawing -------------------------------------------------------------------------
 
@@ -54,75 +58,11 @@ function renderHeartbeat() {
 }
 
 function renderPhases() {
-  $("phases").replaceChildren(...view.phases.map((phase) => el("li", { class: phase.phase === view.current_phase ? "current" : "" },
-    el("span", {}, phase.phase),
-    progressBar(phase.progress_percent, `Progress of ${phase.phase}`),
-    el("span", { class: "progress-text" }, `${phase.completed_tasks + phase.skipped_tasks}/${phase.total_tasks}`))));
-}
-
-function durationCell(task) {
-  const cell = el("td", { class: "num", dataset: { label: "Duration" } });
-  if (task.status === "in_progress" && task.started_at) {
-    cell.dataset.runningSince = task.started_at; // ticked every second, see the end of this file
-    cell.textContent = `${duration(secondsSince(task.started_at))} so far`;
-  } else if (task.started_at && task.completed_at) {
-    cell.textContent = duration((Date.parse(task.completed_at) - Date.parse(task.started_at)) / 1000);
-  }
-  return cell;
-}
-
-function taskActions(task) {
-  const buttons = [];
-  if (task.status === "pending" || task.status === "failed") {
-    buttons.push(el("button", { type: "button", class: "small", dataset: { skip: task.id } }, "Skip"));
-  }
-  if (task.status === "failed" || task.status === "skipped") {
-    buttons.push(el("button", { type: "button", class: "small", dataset: { retry: task.id } }, "Retry"));
-  }
-  return buttons;
-}
-
-// Rows are rebuilt only for tasks that changed, so a button under the pointer survives updates.
-const taskRows = new Map(); // task id -> {key, row}
-const phaseRows = new Map(); // phase heading -> its header row
-
-function taskRow(task) {
-  const key = JSON.stringify(task);
-  const known = taskRows.get(task.id);
-  if (known?.key === key) return known.row;
-  const note = task.last_error
-    ? el("span", { class: "error-text" }, task.last_error)
-    : task.skip_reason ? `Skipped: ${task.skip_reason}` : "";
-  const row = el("tr", { dataset: { taskId: task.id } },
-    el("td", { dataset: { label: "Task" } }, el("div", {}, el("strong", {}, task.id), el("span", { class: "desc" }, task.description))),
-    el("td", { dataset: { label: "Status" } }, badge(task.status)),
-    el("td", { class: "num", dataset: { label: "Started" } }, clockTime(task.started_at)),
-    durationCell(task),
-    el("td", { class: "num", dataset: { label: "Retries" } }, String(task.retry_count)),
-    el("td", { dataset: { label: "Error / note" } }, note),
-    el("td", { class: "actions", dataset: { label: "" } }, taskActions(task)));
-  taskRows.set(task.id, { key, row });
-  return row;
+  drawPhases($("phases"), view.phases, view.current_phase);
 }
 
 function renderTasks() {
-  const rows = [];
-  let phase = null;
-  for (const task of view.tasks) {
-    if (task.phase !== phase) {
-      phase = task.phase;
-      if (!phaseRows.has(phase)) {
-        phaseRows.set(phase, el("tr", { class: "phase-row" }, el("td", { colspan: 7, dataset: { label: "" } }, phase)));
-      }
-      rows.push(phaseRows.get(phase));
-    }
-    rows.push(taskRow(task));
-  }
-  if (!rows.length) rows.push(el("tr", {}, el("td", { colspan: 7, class: "empty" }, "This plan has no tasks.")));
-  const body = $("tasks").tBodies[0];
-  const current = [...body.children];
-  if (rows.length === current.length && rows.every((row, index) => row === current[index])) return;
-  body.replaceChildren(...rows);
+  taskTable.render(view.tasks);
 }
 
 // ---- activity feed ---------------------------------------------------------------------
@@ -196,7 +136,7 @@ async function reload() {
     view = status;
     render();
   } catch (error) {
-    showAnswer(error.message, true);
+    showError(error.message);
   }
 }
 
@@ -215,45 +155,16 @@ async function refreshUnstreamed() {
 
 // ---- commands ---------------------------------------------------------------------------
 
-function showAnswer(text, isError = false) {
-  const answer = $("answer");
-  answer.hidden = false;
-  answer.textContent = text;
-  answer.classList.toggle("error", isError);
+function showError(text) {
+  showAnswer($("answer"), text, true);
 }
 
 async function send(label, url, payload) {
-  showAnswer(`${label}…`);
-  try {
-    const answer = await postJSON(url, payload);
-    if (answer.state && view) {
-      view.status = answer.state;
-      renderState();
-    }
-    const outcome = answer.message || (answer.task ? `task ${answer.task.id} is now ${answer.task.status}.` : "done.");
-    showAnswer(`${label}: ${outcome}`);
-  } catch (error) {
-    showAnswer(`${label} failed. ${error.message}`, true);
+  const answer = await sendCommand($("answer"), label, url, payload);
+  if (answer?.state && view) {
+    view.status = answer.state;
+    renderState();
   }
-}
-
-// Opens the confirmation dialog; resolves to {reason, force} or null when cancelled.
-function confirmDialog({ title, text, reason = false, force = false }) {
-  const dialog = $("confirm");
-  $("confirm-title").textContent = title;
-  $("confirm-text").textContent = text;
-  $("confirm-reason-label").hidden = !reason;
-  $("confirm-reason").value = "";
-  $("confirm-force-label").hidden = !force;
-  $("confirm-force").checked = false;
-  dialog.returnValue = "";
-  dialog.showModal();
-  return new Promise((resolve) => {
-    dialog.addEventListener("close", () => {
-      resolve(dialog.returnValue === "ok"
-        ? { reason: $("confirm-reason").value.trim(), force: $("confirm-force").checked } : null);
-    }, { once: true });
-  });
 }
 
 document.querySelector(".controls").addEventListener("click", async (click) => {
@@ -311,7 +222,5 @@ setInterval(refreshUnstreamed, POLL_MS);
 // Ages and running durations tick without any event (only their text: a redraw would eat clicks).
 setInterval(() => {
   renderHeartbeat();
-  for (const cell of document.querySelectorAll("[data-running-since]")) {
-    cell.textContent = `${duration(secondsSince(cell.dataset.runningSince))} so far`;
-  }
+  tickDurations();
 }, 1000);
