@@ -13,7 +13,7 @@ export interface paths {
         };
         /**
          * List audit entries, newest first
-         * @description Every command received, accepted or refused (401, 403, 400, 404, 409, 412, 503 ...). Staff only.
+         * @description Every command received, accepted or refused (401, 403, 400, 404, 409, 412, 503 ...). Staff holding `api.view_auditentry`, the permission the admin's audit pages ask for.
          */
         get: operations["api_audit_list"];
         put?: never;
@@ -944,7 +944,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Not a staff user. */
+            /** @description Not a staff user, or one without `api.view_auditentry`. */
             403: {
                 headers: {
                     [name: string]: unknown;
