@@ -5,12 +5,15 @@ from types import SimpleNamespace
 from api.permissions import CanRead
 
 # WebSocket close codes of this API (4000-4999 are the application's range; 4xxx mirrors HTTP).
+# RFC 6455's 1011 and 1013 cannot be sent from a consumer: daphne's autobahn refuses any code
+# but 1000 and 3000-4999 in a close the application asks for, so 4500 and 4503 stand for them.
 CLOSE_BAD_REQUEST = 4400  # a malformed query parameter (`since` that is not an event id)
 CLOSE_UNAUTHENTICATED = 4401  # no credentials where reads need them, or a bad token
 CLOSE_FORBIDDEN = 4403  # origin not trusted (realtime.origin)
 CLOSE_NOT_FOUND = 4404  # no such orchestrator instance
 CLOSE_STALE = 4408  # the client answered no ping for two heartbeat intervals
-CLOSE_TRY_AGAIN = 1013  # the channel layer (Redis) is unreachable right now
+CLOSE_SERVER_ERROR = 4500  # the stream failed on the server's side
+CLOSE_TRY_AGAIN = 4503  # the channel layer (Redis) is unreachable right now: reconnect later
 
 
 def may_read(user) -> bool:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from urllib.parse import parse_qs
 
@@ -25,6 +24,9 @@ logger = logging.getLogger(__name__)
 
 # A client may offer this subprotocol next to "token.<key>"; we then echo it, not the token.
 SUBPROTOCOL = "orchestrator-events"
+
+# What _receive_from_layer hands the dispatch loop when the layer fails; no layer sends it.
+LAYER_LOST = "layer.lost"
 
 
 async def _pump(source, dispatch, lock: asyncio.Lock) -> None:
@@ -76,12 +78,35 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
         if self.channel_layer is None:
             return await super().__call__(scope, receive, send)
         self.channel_name = await self.channel_layer.new_channel()
-        self.channel_receive = functools.partial(self.channel_layer.receive, self.channel_name)
+        self.channel_receive = self._receive_from_layer
         self.base_send = send
+        self.accepted = False
+        self.layer_lost = False
         try:
             await dispatch_both(receive, self.channel_receive, self.dispatch)
         except StopConsumer:
             pass
+
+    async def _receive_from_layer(self) -> dict:
+        """The layer's next message; a failing layer (Redis down) becomes one `layer.lost` message.
+
+        Raised out of the dispatch loop, the error would end the consumer before its handshake
+        (daphne answers HTTP 500) or abort an open stream (1011); the documented answer is 4503.
+        After it nothing more comes from the layer: the client's side of the loop ends the consumer.
+        """
+        if self.layer_lost:
+            await asyncio.Event().wait()
+        try:
+            return await self.channel_layer.receive(self.channel_name)
+        except Exception as exc:
+            self.layer_lost = True
+            logger.warning("Channel layer unreachable; closing stream with %s (%s)", access.CLOSE_TRY_AGAIN, exc)
+            return {"type": LAYER_LOST}
+
+    async def layer_lost_message(self, message):
+        # Before the handshake is answered, connect() sees the flag and closes after accepting.
+        if self.accepted:
+            await self.close(code=access.CLOSE_TRY_AGAIN)
 
     async def connect(self):
         self.tasks = []
@@ -98,6 +123,9 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
             if not await snapshots.instance_known(self.instance_id):
                 refusal = access.CLOSE_NOT_FOUND
         await self.accept(subprotocol=choose_subprotocol(self.scope.get("subprotocols") or []))
+        self.accepted = True
+        if refusal is None and self.layer_lost:
+            refusal = access.CLOSE_TRY_AGAIN
         if refusal is not None:
             await self.close(code=refusal)
             return
@@ -112,8 +140,9 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
         group = instance_group(self.instance_id) if self.instance_id else ALL_GROUP
         try:
             await self.channel_layer.group_add(group, self.channel_name)
-        except Exception:
-            logger.warning("Channel layer unreachable; refusing stream %s for now", group, exc_info=True)
+        except Exception as exc:
+            # An outage is expected weather, not a bug: one line, no traceback.
+            logger.warning("Channel layer unreachable; refusing stream %s for now (%s)", group, exc)
             await self.close(code=access.CLOSE_TRY_AGAIN)
             return
         self.joined.append(group)
@@ -126,7 +155,7 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
             await run_stream(self.stream, since=since, snapshot=self.snapshot, send=self.send_frame)
         except Exception:
             logger.exception("Stream of %s failed", self.instance_id or "all instances")
-            await self.close(code=1011)
+            await self.close(code=access.CLOSE_SERVER_ERROR)
 
     async def send_frame(self, frame: dict) -> None:
         """send_json, but a live event's text is encoded once per process (realtime.groups.received_event)."""
@@ -159,6 +188,8 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
         and the handler touches no database."""
         if message["type"] == EVENT_MESSAGE_TYPE:
             await self.orchestrator_event(message)
+        elif message["type"] == LAYER_LOST:
+            await self.layer_lost_message(message)
         else:
             await super().dispatch(message)
 
@@ -170,9 +201,9 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
         for group in self.joined:
             try:
                 await self.channel_layer.group_discard(group, self.channel_name)
-            except Exception:
+            except Exception as exc:
                 # Redis gone: the membership expires after group_expiry (settings.CHANNEL_LAYERS).
-                logger.warning("Could not leave %s", group, exc_info=True)
+                logger.warning("Could not leave %s (%s)", group, exc)
         self.joined = []
 
 

@@ -48,8 +48,8 @@ async def rejoin(layer, groups: list[str], channel: str) -> None:
     for group in groups:
         try:
             await layer.group_add(group, channel)
-        except Exception:
-            logger.warning("Could not renew membership of %s", group, exc_info=True)
+        except Exception as exc:
+            logger.warning("Could not renew membership of %s (%s)", group, exc)
 
 
 async def run_stream(stream: EventStream, *, since: int | None, snapshot: Callable[[int | None], Awaitable[dict]],

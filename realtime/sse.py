@@ -86,8 +86,8 @@ async def events_sse(request, id: str):  # noqa: A002 - the path parameter's pub
     try:
         channel = await layer.new_channel()
         await layer.group_add(instance_group(instance_id), channel)
-    except Exception:
-        logger.warning("Channel layer unreachable; refusing SSE stream", exc_info=True)
+    except Exception as exc:
+        logger.warning("Channel layer unreachable; refusing SSE stream (%s)", exc)
         response = JsonResponse(error_body("channel_layer_unavailable", "Live events are unavailable; retry."),
                                 status=503)
         response["Retry-After"] = "1"
@@ -135,5 +135,5 @@ async def _body(stream: EventStream, layer, channel: str, since: int | None, hea
         await stop_tasks(tasks)
         try:
             await layer.group_discard(instance_group(stream.instance_id), channel)
-        except Exception:
-            logger.warning("Could not leave the SSE group", exc_info=True)
+        except Exception as exc:
+            logger.warning("Could not leave the SSE group (%s)", exc)

@@ -139,8 +139,12 @@ export const CloseCode = {
   NotFound: 4404,
   /** No answer to two pings. */
   Stale: 4408,
+  /** `since` is not an event id. */
+  BadRequest: 4400,
+  /** The stream failed on the server's side. */
+  ServerError: 4500,
   /** The channel layer (Redis) is unreachable; reconnect later. */
-  TryAgain: 1013,
+  TryAgain: 4503,
 } as const;
 
 /** WebSocket subprotocols: browsers cannot set headers, so the token travels as `token.<key>`. */

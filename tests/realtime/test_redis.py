@@ -150,3 +150,25 @@ async def test_a_slow_consumer_loses_nothing_silently_in_a_burst_beyond_capacity
     assert covered >= {e.id for e in burst}
     assert await flushed
     await client.close()
+
+
+async def test_during_a_redis_outage_streams_close_with_4503_and_handshakes_are_accepted_then_closed(
+        instance, servers, tmp_path):
+    redis = RedisServer(tmp_path)
+    redis.start()
+    try:
+        (server,) = servers(1, redis.url)
+        streaming = await WSClient.connect(server.url(EVENTS))
+        assert (await streaming.receive_json(10))["type"] == "snapshot"
+        redis.stop()
+        with pytest.raises(WSClosed) as closed:
+            await until_event(streaming, timeout=20)
+        assert closed.value.code == 4503
+        for path in (EVENTS, "/api/events"):
+            late = await WSClient.connect(server.url(path))  # an HTTP 500 would raise here
+            with pytest.raises(WSClosed) as closed:
+                await next_frame(late, 10)
+            assert closed.value.code == 4503
+        assert "Traceback" not in server.log_path.read_text()
+    finally:
+        redis.stop()

@@ -4,7 +4,7 @@
 // events; `ping` wants any frame back; `gap` means events were dropped for this client
 // (replay them with ?since=); `reset` means the journal cannot replay that far (refetch
 // the state over REST). Close codes 4401/4403/4404 mirror HTTP and are final; any other
-// close (network loss, server restart, 4408 stale, 1013 layer down) is retried.
+// close (network loss, server restart, 4408 stale, 4503 layer down) is retried.
 
 const FINAL_CLOSES = {
   4401: "Sign in to see live updates.",
