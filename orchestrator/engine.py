@@ -26,8 +26,10 @@ from .prompt import TaskContext, build_prompt
 from .registry import Instance, Registry, new_instance_id
 from .runner import DEFAULT_AGENT_CMD, AgentRunner, RunResult
 from .status import init_status, read_status, update_status
-from .runs import close_run, forecast, open_run, plan_tasks
+from .figures import add_figures
+from .runs import add_run_figures, close_run, forecast, open_run, plan_tasks
 from .tasks import complete_task, fail_task, next_runnable_task, start_task
+from .transcript import TranscriptWriter
 
 logger = logging.getLogger(__name__)
 
@@ -307,16 +309,31 @@ class Engine:
             self.iteration += 1
             with self._lock:
                 forced = self._force
-            result = self._runner.run(self._prompt(started), task_id=task_id) if not forced else None
-            self._record(task_id, result)
+            result = transcript = None
+            if not forced:
+                prompt = self._prompt(started)
+                transcript = self._open_transcript(task_id, prompt)
+                result = self._runner.run(prompt, task_id=task_id, transcript=transcript)
+            self._record(task_id, result, transcript)
         finally:
             with self._lock:
                 self._current_task = None
                 self._task_done.set()
 
-    def _record(self, task_id: str, result: RunResult | None) -> None:
+    def _open_transcript(self, task_id: str, prompt: str) -> TranscriptWriter | None:
+        """A transcript that cannot be created (full disk, an odd task id) never stops the task."""
+        try:
+            task_dir = self.layout.task_transcripts_dir(self.plan_name, task_id, archived=False)
+            return TranscriptWriter.open_next(task_dir, task_id=task_id, run_id=self.instance_id,
+                                              plan_name=self.plan_name, prompt=prompt, clock=self.clock)
+        except (OSError, OrchestratorError) as exc:
+            logger.warning("No transcript for task %s: %s", task_id, exc)
+            return None
+
+    def _record(self, task_id: str, result: RunResult | None, transcript: TranscriptWriter | None = None) -> None:
         now = iso_now(self.clock)
         findings = self.findings_dir / f"{task_id}.md"
+        error = None
         if result is not None and result.success:
             notes = result.result_text.strip()[:NOTES_MAX] or None
             findings_path = self.layout.relative(findings) if findings.exists() else None
@@ -334,8 +351,20 @@ class Engine:
                 return fail_task(data, task_id, now=now, error=error)
             self._counts["failed"] += 1
             logger.warning("Task %s failed: %s", task_id, error)
+        figures = result.figures if result is not None else None
+        if transcript is not None and result is not None:
+            # Before status.json: a page that sees the task finish finds the whole transcript.
+            transcript.finish(outcome="failed" if error else "completed", error=error, figures=figures,
+                              malformed_lines=result.malformed_lines, duration_s=result.duration_s)
+
+        def record(data):
+            task = change(data)
+            if figures is not None:
+                add_figures(task, figures)
+                add_run_figures(data, run_id=self.instance_id, figures=figures)
+            return task
         try:
-            update_status(self.status_path, change, clock=self.clock)
+            update_status(self.status_path, record, clock=self.clock)
         except InvalidTaskState as exc:
             # Someone rewrote the task while the agent ran (by hand: the API refuses this).
             logger.warning("Outcome of task %s not recorded: %s", task_id, exc)

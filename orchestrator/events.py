@@ -22,6 +22,7 @@ class EventType(str, Enum):
     TOOL_STARTED = "tool_started"
     TOOL_COMPLETED = "tool_completed"
     ORCHESTRATOR_STATE = "orchestrator_state"
+    AGENT_TEXT = "agent_text"
 
 
 ORCHESTRATOR_STATES = ("running", "paused", "stopping", "stopped", "crashed")
@@ -54,6 +55,9 @@ EVENT_DATA_SHAPES: dict[str, dict[str, tuple[type, ...]]] = {
     },
     # state is one of ORCHESTRATOR_STATES; reason says why (None when nothing to add).
     EventType.ORCHESTRATOR_STATE.value: {"state": _STR, "reason": _OPT_STR},
+    # What the agent wrote (an assistant text block), cut to the runner's EVENT_TEXT_MAX characters
+    # (`truncated` says so; the task's transcript keeps more). task_id is None outside a task.
+    EventType.AGENT_TEXT.value: {"text": _STR, "truncated": (bool,), "task_id": _OPT_STR},
 }
 
 

@@ -84,6 +84,14 @@ class RepoLayout:
     def findings_dir(self, name: str, *, archived: bool) -> Path:
         return self._output(name, "findings", archived=archived)
 
+    def transcripts_dir(self, name: str, *, archived: bool) -> Path:
+        return self._output(name, "transcripts", archived=archived)
+
+    def task_transcripts_dir(self, name: str, task_id: str, *, archived: bool) -> Path:
+        """One task's attempt files (orchestrator.transcript); the id is checked, it names a directory."""
+        base = self.transcripts_dir(name, archived=archived)
+        return self.contained(base / check_task_id(task_id), base)
+
     def _output(self, name: str, entry: str, *, archived: bool) -> Path:
         base = self.archived_outputs_dir if archived else self.outputs_dir
         return self.contained(self.output_dir(name, archived=archived) / entry, base)

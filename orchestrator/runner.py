@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .events import EventType
+from .figures import AgentFigures, FigureTally
+from .transcript import TranscriptWriter, cut
 
 DEFAULT_AGENT_CMD = [
     "claude", "-p", "{prompt}", "--dangerously-skip-permissions",
@@ -26,6 +28,7 @@ POLL_S = 0.05  # how quickly a timeout or kill() is noticed while the agent is s
 STDERR_TAIL_BYTES = 4096
 READ_CHUNK = 65536
 VALUE_MAX = 40  # one generic key=value pair, so several fit in one summary
+EVENT_TEXT_MAX = 2000  # characters of agent text in one live event; the transcript keeps more
 # The one input that says what a tool is doing, in the order Claude Code tools make it likely.
 SUMMARY_KEYS = (
     "file_path", "notebook_path", "command", "pattern", "url", "query", "description", "path", "prompt",
@@ -43,6 +46,7 @@ class RunResult:
     malformed_lines: int
     duration_s: float
     error: str | None
+    figures: AgentFigures | None = None  # None when the agent never started
 
 
 def _cut(text: str, limit: int) -> str:
@@ -94,17 +98,26 @@ def _exit_reason(exit_code: int) -> str:
 
 
 class _StreamParser:
-    """Claude Code's stream-json, line by line; tolerant because agents print stray output."""
+    """Claude Code's stream-json, line by line; tolerant because agents print stray output.
 
-    def __init__(self, emit: Callable[[EventType, dict], None], clock: Callable[[], float]):
+    Tool events of a task carry its id as an extra `task_id` key, so a page can tell which
+    task's transcript a live event belongs to.
+    """
+
+    def __init__(self, emit: Callable[[EventType, dict], None], clock: Callable[[], float], *,
+                 task_id: str | None = None, transcript: TranscriptWriter | None = None):
         self._emit = emit
         self._clock = clock
+        self._task_id = task_id
+        self._task_key = {"task_id": task_id} if task_id else {}
+        self._transcript = transcript
         self._open: dict[str, tuple[str, float]] = {}
         self._seen: set[str] = set()
         self.tool_calls = 0
         self.malformed_lines = 0
         self.last_text = ""
         self.result: dict | None = None
+        self.tally = FigureTally()
 
     def feed(self, raw: bytes) -> None:
         line = raw.decode("utf-8", errors="replace").strip()
@@ -119,11 +132,15 @@ class _StreamParser:
 
     def _dispatch(self, message: dict) -> bool:
         kind = message.get("type")
+        if not isinstance(kind, str):
+            return False
+        self.tally.observe(message)
         if kind == "result":
             self.result = message
-            return True
         if kind not in ("assistant", "user"):
-            return isinstance(kind, str)
+            if self._transcript is not None:
+                self._transcript.message(message)
+            return True
         body = message.get("message")
         if not isinstance(body, dict):
             return False
@@ -140,11 +157,21 @@ class _StreamParser:
     def _block(self, kind: str, block: dict) -> None:
         block_type = block.get("type")
         if kind == "assistant" and block_type == "text" and isinstance(block.get("text"), str):
-            self.last_text = block["text"]
+            self._text(block["text"])
         elif kind == "assistant" and block_type == "tool_use":
             self._tool_started(block)
         elif kind == "user" and block_type == "tool_result":
-            self._tool_completed(str(block.get("tool_use_id")), success=not block.get("is_error"))
+            self._tool_completed(str(block.get("tool_use_id")), success=not block.get("is_error"),
+                                 content=block.get("content"))
+
+    def _text(self, text: str) -> None:
+        self.last_text = text
+        if not text.strip():
+            return
+        if self._transcript is not None:
+            self._transcript.text(text)
+        shown, truncated = cut(text, EVENT_TEXT_MAX)
+        self._emit(EventType.AGENT_TEXT, {"text": shown, "truncated": truncated, "task_id": self._task_id})
 
     def _tool_started(self, block: dict) -> None:
         tool_id = str(block.get("id") or f"tool-{self.tool_calls + 1}")
@@ -154,23 +181,28 @@ class _StreamParser:
         self.tool_calls += 1
         name = str(block.get("name") or "unknown")
         self._open[tool_id] = (name, self._clock())
+        tool_input = block.get("input") or {}
+        if self._transcript is not None:
+            self._transcript.tool_use(tool_id, name, tool_input)
         self._emit(EventType.TOOL_STARTED, {
-            "tool_id": tool_id, "tool_name": name, "input_summary": summarize_input(block.get("input") or {}),
+            "tool_id": tool_id, "tool_name": name, "input_summary": summarize_input(tool_input), **self._task_key,
         })
 
-    def _tool_completed(self, tool_id: str, *, success: bool) -> None:
+    def _tool_completed(self, tool_id: str, *, success: bool, content=None) -> None:
         if tool_id not in self._open:
             return
         name, started = self._open.pop(tool_id)
+        duration = round(max(self._clock() - started, 0.0), 3)
+        if self._transcript is not None:
+            self._transcript.tool_result(tool_id, content, is_error=not success, duration_s=duration)
         self._emit(EventType.TOOL_COMPLETED, {
-            "tool_id": tool_id, "tool_name": name,
-            "duration": round(max(self._clock() - started, 0.0), 3), "success": success,
+            "tool_id": tool_id, "tool_name": name, "duration": duration, "success": success, **self._task_key,
         })
 
     def close_open_tools(self) -> None:
         """A tool without a result never finished; the feed must not show it running forever."""
         for tool_id in list(self._open):
-            self._tool_completed(tool_id, success=False)
+            self._tool_completed(tool_id, success=False, content="(no result: the agent stopped first)")
 
 
 class AgentRunner:
@@ -217,7 +249,10 @@ class AgentRunner:
         _signal_group(proc.pid, signal.SIGTERM)
         return True
 
-    def run(self, prompt: str, *, task_id: str | None = None) -> RunResult:
+    def run(self, prompt: str, *, task_id: str | None = None,
+            transcript: TranscriptWriter | None = None) -> RunResult:
+        """`transcript`, when given, gets every text, tool call and result line as it arrives;
+        the caller finishes and closes it."""
         argv = self.argv(prompt, task_id=task_id)
         started = self.clock()
         env = None if self.env is None else {**os.environ, **self.env}
@@ -239,7 +274,7 @@ class AgentRunner:
         with self._lock:
             self._proc = proc
         try:
-            parser = _StreamParser(self._emit, self.clock)
+            parser = _StreamParser(self._emit, self.clock, task_id=task_id, transcript=transcript)
             stderr_tail, timed_out = self._pump(proc, parser)
         finally:
             with self._lock:
@@ -344,4 +379,5 @@ class AgentRunner:
             exit_code=exit_code, success=error is None, timed_out=timed_out, killed=killed,
             result_text=result_text or "", tool_calls=parser.tool_calls,
             malformed_lines=parser.malformed_lines, duration_s=self._elapsed(started), error=error,
+            figures=parser.tally.figures(),
         )

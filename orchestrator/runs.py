@@ -4,6 +4,7 @@ Pure functions over a status dict, like `tasks`: the engine applies them inside
 `status.update_status`, and tests call them on plain dicts.
 """
 
+from .figures import AgentFigures, add_figures
 from .plans import ParsedPlan
 from .tasks import complete_task, fail_task, next_runnable_task, retry_task, start_task
 
@@ -32,6 +33,13 @@ def close_run(data: dict, *, run_id: str, now: str, completed: int, failed: int)
     for run in data.get("runs") or ():
         if isinstance(run, dict) and run.get("runId") == run_id:
             run.update(completedAt=now, tasksCompleted=completed, tasksFailed=failed)
+
+
+def add_run_figures(data: dict, *, run_id: str, figures: AgentFigures) -> None:
+    """Keep the run's cost and token totals current while it runs, not only when it closes."""
+    for run in data.get("runs") or ():
+        if isinstance(run, dict) and run.get("runId") == run_id:
+            add_figures(run, figures, identity=False)  # a run has many sessions
 
 
 def plan_tasks(plan: ParsedPlan) -> dict:

@@ -867,13 +867,14 @@ export interface components {
          *     * `tool_started` - tool_started
          *     * `tool_completed` - tool_completed
          *     * `orchestrator_state` - orchestrator_state
+         *     * `agent_text` - agent_text
          *     * `snapshot` - snapshot
          *     * `gap` - gap
          *     * `reset` - reset
          *     * `ping` - ping
          * @enum {string}
          */
-        TypeEnum: "status_updated" | "task_changed" | "phase_changed" | "tool_started" | "tool_completed" | "orchestrator_state" | "snapshot" | "gap" | "reset" | "ping";
+        TypeEnum: "status_updated" | "task_changed" | "phase_changed" | "tool_started" | "tool_completed" | "orchestrator_state" | "agent_text" | "snapshot" | "gap" | "reset" | "ping";
     };
     responses: never;
     parameters: never;

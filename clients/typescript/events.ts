@@ -67,11 +67,14 @@ export interface EventDataMap {
     phase: string | null;
   };
   phase_changed: { old_phase: string | null; new_phase: string | null };
-  tool_started: { tool_id: string; tool_name: string; input_summary: string };
+  /** task_id: the task the agent is running, when it runs one. */
+  tool_started: { tool_id: string; tool_name: string; input_summary: string; task_id?: string };
   /** duration in seconds, from tool_use to its tool_result. */
-  tool_completed: { tool_id: string; tool_name: string; duration: number; success: boolean };
+  tool_completed: { tool_id: string; tool_name: string; duration: number; success: boolean; task_id?: string };
   /** reason says why (null when there is nothing to add). */
   orchestrator_state: { state: OrchestratorState; reason: string | null };
+  /** What the agent wrote, cut to 2,000 characters (`truncated`); the transcript REST endpoint has more. */
+  agent_text: { text: string; truncated: boolean; task_id: string | null };
 }
 
 export type EventType = keyof EventDataMap;

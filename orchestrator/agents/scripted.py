@@ -46,6 +46,11 @@ SCRIPTED_AGENT_CMD = [
 ]
 MODES = ("ok", "fail", "hang", "garbage")
 STEP_DELAY_S = (0.2, 0.6)  # per step, times --delay: slow enough to watch, fast enough to demo
+MODEL = "claude-sonnet-4-5-scripted"
+# USD per million tokens (input, output, cache read, cache write), in the range of Claude's list prices,
+# so the demo shows believable costs; like Claude Code's own figure it is an estimate.
+PRICES = {"input_tokens": 3.0, "output_tokens": 15.0, "cache_read_input_tokens": 0.3,
+          "cache_creation_input_tokens": 3.75}
 TOOLS = ["Task", "Bash", "Glob", "Grep", "Read", "Edit", "Write", "TodoWrite", "WebFetch"]
 GARBAGE = [
     "Loading project context...",
@@ -115,7 +120,9 @@ class Agent:
         self.started = time.monotonic()
         self.started_iso = _now_iso()
         self.turns = 0
+        self.usage = dict.fromkeys(PRICES, 0)
         self.files_touched: list[str] = []
+        self._turn: tuple[str, dict] | None = None  # the id and usage a following block may share
 
     def emit(self, message: dict) -> None:
         print(json.dumps(message), flush=True)
@@ -126,23 +133,36 @@ class Agent:
         if self.delay > 0:
             time.sleep(self.rng.uniform(*STEP_DELAY_S) * self.delay)
 
-    def assistant(self, block: dict) -> None:
-        self.turns += 1
+    def assistant(self, block: dict, *, same_turn: bool = False) -> None:
+        """One content block per line, as Claude Code prints them: blocks of one turn repeat its
+        message id and usage (readers must count that usage once)."""
+        if not (same_turn and self._turn):
+            self.turns += 1
+            context = sum(self.usage.values())
+            usage = {"input_tokens": self.rng.randint(3, 40), "output_tokens": self.rng.randint(20, 400),
+                     "cache_read_input_tokens": context, "cache_creation_input_tokens": self.rng.randint(200, 3000)}
+            for key, value in usage.items():
+                self.usage[key] += value
+            self._turn = (f"msg_{self.rng.getrandbits(96):024x}", usage)
+        message_id, usage = self._turn
         self.emit({
             "type": "assistant", "session_id": self.session_id, "parent_tool_use_id": None,
             "message": {
-                "id": f"msg_{self.rng.getrandbits(96):024x}", "type": "message", "role": "assistant",
-                "model": "scripted-agent", "content": [block], "stop_reason": None,
-                "usage": {"input_tokens": self.rng.randint(200, 4000), "output_tokens": self.rng.randint(20, 400)},
+                "id": message_id, "type": "message", "role": "assistant",
+                "model": MODEL, "content": [block], "stop_reason": None, "usage": usage,
             },
         })
 
     def say(self, text: str) -> None:
         self.assistant({"type": "text", "text": text})
 
-    def tool(self, name: str, tool_input: dict, output: str, *, is_error: bool = False) -> None:
+    def cost(self) -> float:
+        return round(sum(self.usage[key] * price for key, price in PRICES.items()) / 1_000_000, 6)
+
+    def tool(self, name: str, tool_input: dict, output: str, *, is_error: bool = False,
+             same_turn: bool = False) -> None:
         tool_id = f"toolu_{self.rng.getrandbits(96):024x}"
-        self.assistant({"type": "tool_use", "id": tool_id, "name": name, "input": tool_input})
+        self.assistant({"type": "tool_use", "id": tool_id, "name": name, "input": tool_input}, same_turn=same_turn)
         self.pause()
         self.emit({
             "type": "user", "session_id": self.session_id, "parent_tool_use_id": None,
@@ -156,7 +176,7 @@ class Agent:
         work = self.work
         self.emit({
             "type": "system", "subtype": "init", "cwd": os.getcwd(), "session_id": self.session_id,
-            "tools": TOOLS, "mcp_servers": [], "model": "scripted-agent",
+            "tools": TOOLS, "mcp_servers": [], "model": MODEL,
             "permissionMode": "bypassPermissions", "apiKeySource": "none",
         })
         label = f"task {work.task_id}" if work.task_id else "this task"
@@ -186,8 +206,13 @@ class Agent:
         self.emit({
             "type": "result", "subtype": "error_during_execution" if failed else "success", "is_error": failed,
             "duration_ms": duration_ms, "duration_api_ms": duration_ms, "num_turns": self.turns,
-            "result": summary, "session_id": self.session_id, "total_cost_usd": 0.0,
-            "usage": {"input_tokens": 0, "output_tokens": 0},
+            "result": summary, "session_id": self.session_id, "total_cost_usd": self.cost(),
+            "usage": dict(self.usage),
+            "modelUsage": {MODEL: {
+                "inputTokens": self.usage["input_tokens"], "outputTokens": self.usage["output_tokens"],
+                "cacheReadInputTokens": self.usage["cache_read_input_tokens"],
+                "cacheCreationInputTokens": self.usage["cache_creation_input_tokens"], "costUSD": self.cost(),
+            }},
         })
         return 1 if failed else 0
 
@@ -198,7 +223,7 @@ class Agent:
                   ['"""Module under change."""', "", "import json", "", "",
                    f"def {self.work.symbol.lower()}(data):", "    return json.dumps(data)"])
         body = "\n".join(f"{n:>6}\t{line}" for n, line in enumerate(source, start=1))
-        self.tool("Read", {"file_path": path}, body)
+        self.tool("Read", {"file_path": path}, body, same_turn=True)  # the opening words share its turn
 
     def grep(self) -> None:
         hits = list(dict.fromkeys([self.work.target, self.work.test_file, self.work.context]))

@@ -206,6 +206,33 @@ def test_agent_killed_with_sigkill_is_recorded_failed_and_the_run_goes_on(start_
     assert [t["status"] for t in run.status()["tasks"][1:]] == ["completed"] * 4
 
 
+def test_every_attempt_leaves_a_transcript_and_its_figures_are_summed_per_task_and_run(start_engine, repo):
+    run = start_engine(max_retries=1, env={"SCRIPTED_AGENT_FAIL_TASKS": "1.2"})
+    assert run.result() == EXIT_BLOCKED
+    data = run.status()
+    task_dir = repo.layout.task_transcripts_dir("trio", "1.2", archived=False)
+    ends = []
+    for number in (1, 2):
+        lines = [json.loads(line) for line in (task_dir / f"attempt-{number}.jsonl").read_text().splitlines()]
+        assert [line["seq"] for line in lines] == list(range(1, len(lines) + 1))
+        assert lines[0]["kind"] == "attempt" and lines[0]["attempt"] == number and lines[0]["runId"] == run.engine.instance_id
+        assert {"init", "text", "tool_use", "tool_result", "result"} <= {line["kind"] for line in lines}
+        assert any(line["kind"] == "tool_result" and line["isError"] for line in lines)
+        assert lines[-1]["kind"] == "end" and lines[-1]["outcome"] == "failed"
+        ends.append(lines[-1]["figures"])
+    assert not (task_dir / "attempt-3.jsonl").exists()
+    failed = run.task("1.2")
+    assert failed["attempts"] == 2 and failed["retryCount"] == 1
+    assert failed["costUsd"] == pytest.approx(sum(end["costUsd"] for end in ends)) and failed["costUsd"] > 0
+    assert failed["outputTokens"] == sum(end["outputTokens"] for end in ends)
+    assert failed["model"] == ends[-1]["model"] and failed["sessionId"] == ends[-1]["sessionId"]
+    [record] = data["runs"]
+    ran = [task for task in data["tasks"] if task.get("attempts")]
+    assert record["attempts"] == sum(task["attempts"] for task in ran) == 6  # 1.2 twice, the other four once
+    assert record["inputTokens"] == sum(task["inputTokens"] for task in ran)
+    assert "sessionId" not in record
+
+
 def test_failed_task_is_retried_up_to_max_retries(start_engine):
     run = start_engine(env={"SCRIPTED_AGENT_FAIL_TASKS": "2.1"}, max_retries=2)
     assert run.result() == EXIT_BLOCKED
@@ -307,7 +334,11 @@ def test_every_timestamp_comes_from_the_injected_clock(engine_config, repo):
     stamp = "2030-05-06T07:08:09.123Z"
     data = read_status(engine.status_path).data
     assert {t["startedAt"] for t in data["tasks"]} == {t["completedAt"] for t in data["tasks"]} == {stamp}
-    assert data["runs"] == [{"runId": engine.instance_id, "startedAt": stamp, "completedAt": stamp,
-                             "tasksCompleted": 5, "tasksFailed": 0}]
+    [record] = data["runs"]
+    assert {key: record[key] for key in ("runId", "startedAt", "completedAt", "tasksCompleted", "tasksFailed")} == {
+        "runId": engine.instance_id, "startedAt": stamp, "completedAt": stamp, "tasksCompleted": 5, "tasksFailed": 0}
+    transcripts = sorted(repo.layout.transcripts_dir("trio", archived=False).rglob("*.jsonl"))
+    assert len(transcripts) == 5
+    assert {json.loads(line)["at"] for path in transcripts for line in path.read_text().splitlines()} == {stamp}
     entry = Registry(repo.layout.registry_path).get(engine.instance_id)
     assert entry.started_at == entry.last_heartbeat == stamp

@@ -28,6 +28,7 @@ SAMPLE_DATA = {
     EventType.TOOL_STARTED: {"tool_id": "toolu_1", "tool_name": "Read", "input_summary": "a.py"},
     EventType.TOOL_COMPLETED: {"tool_id": "toolu_1", "tool_name": "Read", "duration": 0.25, "success": True},
     EventType.ORCHESTRATOR_STATE: {"state": "paused", "reason": "pause requested over IPC"},
+    EventType.AGENT_TEXT: {"text": "I'll read the config loader first.", "truncated": False, "task_id": "1.2"},
 }
 
 
@@ -49,6 +50,8 @@ def test_every_event_type_has_a_shape_and_a_sample():
         (EventType.TOOL_COMPLETED, {**SAMPLE_DATA[EventType.TOOL_COMPLETED], "success": "yes"}, "'success' is str"),
         (EventType.TOOL_COMPLETED, {**SAMPLE_DATA[EventType.TOOL_COMPLETED], "duration": True}, "'duration' is bool"),
         (EventType.ORCHESTRATOR_STATE, {"state": "dancing", "reason": None}, "state 'dancing'"),
+        (EventType.AGENT_TEXT, {"text": "hi", "task_id": None}, "missing 'truncated'"),
+        (EventType.AGENT_TEXT, {**SAMPLE_DATA[EventType.AGENT_TEXT], "text": None}, "'text' is NoneType"),
         (EventType.STATUS_UPDATED, ["not", "a", "dict"], "must be a dict"),
         ("no_such_type", {}, "Unknown event type"),
     ],

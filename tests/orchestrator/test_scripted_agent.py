@@ -30,7 +30,8 @@ def run_agent(tmp_path, *extra, task_id="1.2", env=None, timeout=10, prompt=PROM
     bus = RecordingBus()
     runner = AgentRunner(SCRIPTED_AGENT_CMD + ["--delay", "0", *extra], instance_id="orch-1", bus=bus,
                          cwd=tmp_path, timeout=timeout, env=env, findings_dir=str(tmp_path / "findings"))
-    return runner.run(prompt, task_id=task_id), bus.received
+    result = runner.run(prompt, task_id=task_id)
+    return result, [event for event in bus.received if event.type in ("tool_started", "tool_completed")]
 
 
 def assert_paired(events):
@@ -50,7 +51,7 @@ def test_ok_mode_succeeds_with_realistic_tool_calls_and_writes_findings(tmp_path
     assert all(e.data["success"] for e in events if e.type == "tool_completed")
     findings = tmp_path / "findings" / "1.2.md"
     assert events[-2].data == {"tool_id": events[-2].data["tool_id"], "tool_name": "Write",
-                               "input_summary": str(findings)}
+                               "input_summary": str(findings), "task_id": "1.2"}
     text = findings.read_text()
     assert text.startswith("# Task 1.2: Add the `EventBus` to `orchestrator/events.py` and test it\n")
     assert "**Status:** completed" in text and "## Summary" in text
