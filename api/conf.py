@@ -32,6 +32,20 @@ DEFAULTS = {
     # "1"/"0" forces the in-process event bridge on/off; "" runs it when the channel layer
     # is in-memory (nobody else could feed it).
     "EMBEDDED_BRIDGE": "",
+    # "0": no webhook is sent from this process (its bridges still stream); the tests' default.
+    "WEBHOOKS": "1",
+    # Webhooks (notifications/): each phase of one POST (connect, send, wait for the answer) may
+    # take this long, so a hanging receiver costs one sender thread this long, nothing more.
+    "WEBHOOK_TIMEOUT_S": 5.0,
+    # A delivery is retried with exponential backoff (this first delay, doubling, with jitter,
+    # at most WEBHOOK_BACKOFF_MAX_S apart) until it is this old, then given up.
+    "WEBHOOK_BACKOFF_S": 1.0,
+    "WEBHOOK_BACKOFF_MAX_S": 300.0,
+    "WEBHOOK_RETRY_FOR_S": 3600.0,
+    # A webhook whose deliveries gave up this many times in a row is switched off, with the reason.
+    "WEBHOOK_DISABLE_AFTER": 5,
+    # POSTs in flight at once per process.
+    "WEBHOOK_SENDERS": 4,
 }
 
 
@@ -46,6 +60,13 @@ class OrchestratorSettings:
     ws_heartbeat_s: float
     ws_queue_size: int
     embedded_bridge: str
+    webhooks: bool
+    webhook_timeout_s: float
+    webhook_backoff_s: float
+    webhook_backoff_max_s: float
+    webhook_retry_for_s: float
+    webhook_disable_after: int
+    webhook_senders: int
 
     @property
     def layout(self) -> RepoLayout:
@@ -77,6 +98,13 @@ def orchestrator_settings() -> OrchestratorSettings:
         ws_heartbeat_s=float(raw["WS_HEARTBEAT_S"]),
         ws_queue_size=int(raw["WS_QUEUE_SIZE"]),
         embedded_bridge=str(raw["EMBEDDED_BRIDGE"]).strip().lower(),
+        webhooks=str(raw["WEBHOOKS"]).strip().lower() not in {"0", "false", "no", "off"},
+        webhook_timeout_s=float(raw["WEBHOOK_TIMEOUT_S"]),
+        webhook_backoff_s=float(raw["WEBHOOK_BACKOFF_S"]),
+        webhook_backoff_max_s=float(raw["WEBHOOK_BACKOFF_MAX_S"]),
+        webhook_retry_for_s=float(raw["WEBHOOK_RETRY_FOR_S"]),
+        webhook_disable_after=int(raw["WEBHOOK_DISABLE_AFTER"]),
+        webhook_senders=int(raw["WEBHOOK_SENDERS"]),
     )
 
 

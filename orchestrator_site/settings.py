@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "channels",
     "api",
+    "notifications",
     "dashboard",
 ]
 
@@ -242,6 +243,7 @@ SPECTACULAR_SETTINGS = {
         {"name": "Plans", "description": "Plans, their status, tasks and findings."},
         {"name": "Events", "description": "Real-time event streams and their replay."},
         {"name": "Audit", "description": "Who sent which command, and what came of it."},
+        {"name": "Webhooks", "description": "Signed POSTs when a task fails or a run stops (docs/webhooks.md)."},
     ],
 }
 
@@ -256,6 +258,7 @@ ORCHESTRATOR = {
     "WS_HEARTBEAT_S": float(os.environ.get("ORCHESTRATOR_WS_HEARTBEAT_S", "30")),
     "WS_QUEUE_SIZE": 256,
     "EMBEDDED_BRIDGE": os.environ.get("ORCHESTRATOR_EMBEDDED_BRIDGE", ""),
+    "WEBHOOKS": os.environ.get("ORCHESTRATOR_WEBHOOKS", "1"),
 }
 
 LOGGING = {

@@ -20,6 +20,7 @@ urlpatterns = [
     path("redoc", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("", include("dashboard.urls")),
     path("", include("api.urls")),
+    path("", include("notifications.urls")),
     path("", include("realtime.urls")),
 ]
 

@@ -41,6 +41,7 @@ from .adoption import Adoption
 from .groups import ALL_GROUP, event_message, instance_group
 from .journals import journal_path
 from .lifecycle import TERMINAL, Seen, observe, transition
+from .signals import bridge_started, event_bridged
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +83,7 @@ class EventBridge:
             self._layer = get_channel_layer()
         self._wake = asyncio.Event()
         self.sync(initial=True)
+        _notify(bridge_started, bridge=self)
         tasks = [asyncio.ensure_future(c) for c in (self._watch(stop), self._tick(stop), self._publish_loop(stop))]
         try:
             await stop.wait()
@@ -263,7 +265,17 @@ class EventBridge:
                     logger.warning("Channel layer unreachable; bridge events are not delivered live (%s)", exc)
                 self._layer_failing = True
                 continue
+            finally:
+                # After the streams have it, whether or not the layer took it: webhooks need no layer.
+                _notify(event_bridged, event=message["event"])
             if self._layer_failing:
                 logger.info("Channel layer reachable again")
                 self._layer_failing = False
             self.published += 1
+
+
+def _notify(signal, **kwargs) -> None:
+    """A receiver's failure is its own: it never stops the bridge."""
+    for receiver, result in signal.send_robust(EventBridge, **kwargs):
+        if isinstance(result, Exception):
+            logger.error("Bridge signal receiver %r failed", receiver, exc_info=result)

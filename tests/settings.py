@@ -15,3 +15,6 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Webhooks are sent only where a test asks for them (tests/notifications): a bridge in any other
+# test would otherwise start a dispatcher thread that queries a database the test may not allow.
+ORCHESTRATOR = {**ORCHESTRATOR, "WEBHOOKS": "0"}  # noqa: F405

@@ -378,6 +378,51 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List webhooks
+         * @description Secrets are not shown.
+         */
+        get: operations["api_webhooks_list"];
+        put?: never;
+        /**
+         * Add a webhook
+         * @description Every event of the chosen kinds is POSTed to `url`, signed with HMAC-SHA256 (docs/webhooks.md). The answer holds the `secret`, shown only here. Loopback, link-local and private targets are refused unless the server runs with ORCHESTRATOR_WEBHOOK_ALLOW_PRIVATE=1.
+         */
+        post: operations["api_webhooks_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/webhooks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One webhook */
+        get: operations["api_webhooks_retrieve"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a webhook
+         * @description Its delivery log goes with it.
+         */
+        delete: operations["api_webhooks_destroy"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health": {
         parameters: {
             query?: never;
@@ -521,6 +566,17 @@ export interface components {
          * @enum {string}
          */
         InstanceStatusEnum: "running" | "stopping" | "stopped" | "crashed";
+        /**
+         * @description * `task_failed` - Task failed
+         *     * `retries_exhausted` - Task out of retries (run stopped)
+         *     * `orchestrator_crashed` - Orchestrator crashed
+         *     * `orchestrator_stopped` - Orchestrator stopped
+         *     * `orchestrator_paused` - Orchestrator paused
+         *     * `plan_completed` - Plan completed
+         *     * `task_changed` - Every task change
+         * @enum {string}
+         */
+        KindsEnum: "task_failed" | "retries_exhausted" | "orchestrator_crashed" | "orchestrator_stopped" | "orchestrator_paused" | "plan_completed" | "task_changed";
         Orchestrator: {
             /** @description "orch-<epoch ms>". */
             id: string;
@@ -875,6 +931,39 @@ export interface components {
          * @enum {string}
          */
         TypeEnum: "status_updated" | "task_changed" | "phase_changed" | "tool_started" | "tool_completed" | "orchestrator_state" | "agent_text" | "snapshot" | "gap" | "reset" | "ping";
+        WebhookCreateRequest: {
+            /** Format: uri */
+            url: string;
+            kinds?: components["schemas"]["KindsEnum"][];
+            /** @default  */
+            plan?: string;
+            /** @default  */
+            name?: string;
+            /** @default true */
+            enabled?: boolean;
+            /** @description Leave out to have one generated. */
+            secret?: string;
+        };
+        WebhookCreated: {
+            readonly id: number;
+            /** @description A label for people; optional. */
+            readonly name: string;
+            /**
+             * Format: uri
+             * @description Receives a signed POST per event (http or https).
+             */
+            readonly url: string;
+            kinds: components["schemas"]["KindsEnum"][];
+            /** @description Only events of orchestrators running this plan (its name); empty: all. */
+            readonly plan: string;
+            readonly enabled: boolean;
+            /** @description Why the server switched it off, if it did. */
+            readonly disabled_reason: string;
+            /** Format: date-time */
+            readonly created_at: string;
+            /** @description Signs every delivery (HMAC-SHA256); give it to the receiver. */
+            readonly secret: string;
+        };
     };
     responses: never;
     parameters: never;
@@ -2270,6 +2359,151 @@ export interface operations {
             };
             /** @description The status file is locked too long, unreadable, or the registry is corrupt (Retry-After: 1). */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    api_webhooks_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No credentials, or a user without the control permission. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credentials, or a user without the control permission. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    api_webhooks_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookCreateRequest"];
+                "application/x-www-form-urlencoded": components["schemas"]["WebhookCreateRequest"];
+                "multipart/form-data": components["schemas"]["WebhookCreateRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookCreated"];
+                };
+            };
+            /** @description Bad input, or a target the server will not send to. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credentials, or a user without the control permission. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credentials, or a user without the control permission. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    api_webhooks_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A unique integer value identifying this webhook. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No credentials, or a user without the control permission. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credentials, or a user without the control permission. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    api_webhooks_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A unique integer value identifying this webhook. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No credentials, or a user without the control permission. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credentials, or a user without the control permission. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -10,9 +10,11 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from rest_framework.authtoken.models import Token
 
-# Starting and steering plus reading the audit trail in the admin; nothing else, so the local user is not
-# a superuser.
-GRANTED = (("api", "control_orchestrator"), ("api", "start_orchestrator"), ("api", "view_auditentry"))
+# Starting and steering, reading the audit trail and managing webhooks in the admin; nothing else, so
+# the local user is not a superuser.
+GRANTED = (("api", "control_orchestrator"), ("api", "start_orchestrator"), ("api", "view_auditentry"),
+           *(("notifications", f"{action}_webhook") for action in ("add", "change", "delete", "view")),
+           ("notifications", "view_delivery"), ("notifications", "view_attempt"))
 
 
 class Command(BaseCommand):

@@ -1,0 +1,62 @@
+"""/api/webhooks: list, create and delete webhook subscriptions; users who may steer orchestrators only."""
+
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.response import Response
+
+from api.permissions import CanControl
+from api.serializers.errors import error_response
+
+from .selectors import webhook_list
+from .serializers import WebhookCreatedSerializer, WebhookCreateSerializer, WebhookSerializer
+from .services import webhook_create, webhook_delete
+
+
+REFUSED = error_response(
+    "Bad input, or a target the server will not send to.",
+    ("webhook_target_refused", "127.0.0.1 resolves to 127.0.0.1, a loopback address; set "
+     "ORCHESTRATOR_WEBHOOK_ALLOW_PRIVATE=1 to allow it.", {"url": "http://127.0.0.1:9000/hook"}),
+)
+DENIED = error_response(
+    "No credentials, or a user without the control permission.",
+    ("permission_denied", "You need the 'control orchestrator' permission to send commands.", {}),
+)
+
+
+@extend_schema(tags=["Webhooks"], responses={401: DENIED, 403: DENIED})
+@extend_schema_view(
+    list=extend_schema(summary="List webhooks", description="Secrets are not shown."),
+    retrieve=extend_schema(summary="One webhook"),
+    create=extend_schema(
+        summary="Add a webhook",
+        description=("Every event of the chosen kinds is POSTed to `url`, signed with HMAC-SHA256 "
+                     "(docs/webhooks.md). The answer holds the `secret`, shown only here. Loopback, "
+                     "link-local and private targets are refused unless the server runs with "
+                     "ORCHESTRATOR_WEBHOOK_ALLOW_PRIVATE=1."),
+        request=WebhookCreateSerializer,
+        responses={201: OpenApiResponse(WebhookCreatedSerializer, examples=[OpenApiExample(
+            "Created", response_only=True, value={
+                "id": 1, "name": "team chat", "url": "https://chat.example.com/hooks/T0123",
+                "kinds": ["task_failed", "orchestrator_crashed"], "plan": "", "enabled": True,
+                "disabled_reason": "", "created_at": "2025-01-02T03:04:05.123456Z",
+                "secret": "q3VZ0b4...generated, shown once"})]),
+            400: REFUSED, 401: DENIED, 403: DENIED},
+    ),
+    destroy=extend_schema(summary="Delete a webhook", description="Its delivery log goes with it."),
+)
+class WebhookViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin,
+                     viewsets.GenericViewSet):
+    permission_classes = [CanControl]
+    serializer_class = WebhookSerializer
+
+    def get_queryset(self):
+        return webhook_list()
+
+    def create(self, request):
+        payload = WebhookCreateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        webhook = webhook_create(user=request.user, **payload.validated_data)
+        return Response(WebhookCreatedSerializer(webhook).data, status=status.HTTP_201_CREATED)
+
+    def perform_destroy(self, instance):
+        webhook_delete(webhook=instance)

@@ -1,0 +1,21 @@
+"""Event envelopes and waiting, shared by the webhook tests."""
+
+import time
+
+from orchestrator.clock import iso_now
+
+INSTANCE = "orch-1700000000000"
+
+
+def task_failed(event_id=1, *, task_id="2.1", instance_id=INSTANCE) -> dict:
+    return {"id": event_id, "type": "task_changed", "timestamp": iso_now(), "instance_id": instance_id,
+            "data": {"task_id": task_id, "description": "Add the health route", "old_status": "in_progress",
+                     "new_status": "failed", "phase": "Phase 2: Build"}}
+
+
+def wait_until(predicate, *, timeout=10.0, message="condition"):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{message} not met in {timeout} s")
+        time.sleep(0.01)
