@@ -44,8 +44,7 @@ def add_run_figures(data: dict, *, run_id: str, figures: AgentFigures) -> None:
 
 def plan_tasks(plan: ParsedPlan) -> dict:
     """The task list a fresh status file would start with, for forecasting without writing one."""
-    return {"tasks": [{"id": task.id, "description": task.description, "phase": task.phase,
-                       "status": "completed" if task.checked else "pending"} for task in plan.tasks]}
+    return {"tasks": plan.initial_tasks()}
 
 
 def forecast(data: dict, *, max_retries: int, limit: int, now: str) -> list[dict]:

@@ -10,7 +10,8 @@ from typing import Callable, TypeVar
 
 from .clock import Clock, iso, utc_now
 from .errors import PlanNotFound, PreconditionFailed, StatusFileCorrupt
-from .fileio import IdentityCache, atomic_write, existing_mode, locked
+from .dirlock import DEFAULT_TIMEOUT_S, dir_locked
+from .fileio import IdentityCache, atomic_write, existing_mode
 from .plans import UNPHASED, ParsedPlan
 
 T = TypeVar("T")
@@ -144,17 +145,13 @@ def _write(path: Path, data: dict, mode: int | None) -> StatusSnapshot:
     return snapshot
 
 
-def _lock_path(path: Path) -> Path:
-    return path.with_name(path.name + ".lock")
-
-
 def update_status(
     path: Path,
     mutate: Callable[[dict], T],
     *,
     if_match: str | None = None,
     clock: Clock = utc_now,
-    lock_timeout: float = 10.0,
+    lock_timeout: float = DEFAULT_TIMEOUT_S,
 ) -> tuple[T, StatusSnapshot]:
     """Apply `mutate` to the current status under the file's lock and replace the file atomically.
 
@@ -166,7 +163,7 @@ def update_status(
     path = Path(path)
     if not path.parent.is_dir():
         raise PlanNotFound(f"No status file at {path}.", path=str(path))
-    with locked(_lock_path(path), timeout=lock_timeout):
+    with dir_locked(path, timeout=lock_timeout):
         current = _read_fresh(path)
         if current is None:
             raise PlanNotFound(f"No status file at {path}.", path=str(path))
@@ -181,34 +178,27 @@ def update_status(
 
 
 def init_status(
-    path: Path, *, plan: ParsedPlan, plan_path: str, clock: Clock = utc_now, lock_timeout: float = 10.0
+    path: Path, *, plan: ParsedPlan, plan_path: str, clock: Clock = utc_now, lock_timeout: float = DEFAULT_TIMEOUT_S
 ) -> StatusSnapshot:
-    """Create the status file for `plan` unless one exists (then it is returned untouched).
+    """Create the status file for `plan` unless one exists (then it is returned untouched, and its tasks win).
 
-    Checked "[x]" items start completed, so re-initialising a half-done plan does not
-    send the agent back over finished work.
+    Written with the initialiser's keys and values (every task pending, `currentPhase` the
+    first task's phase), so upstream's tools take the file for one of their own.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with locked(_lock_path(path), timeout=lock_timeout):
+    with dir_locked(path, timeout=lock_timeout):
         existing = _read_fresh(path)
         if existing is not None:
             return existing
         now = iso(clock())
-        tasks = []
-        for task in plan.tasks:
-            entry = {"id": task.id, "phase": task.phase, "description": task.description,
-                     "status": "completed" if task.checked else "pending"}
-            if task.checked:
-                entry["completedAt"] = now
-            tasks.append(entry)
-        pending = next((task["phase"] for task in tasks if task["status"] != "completed"), None)
+        tasks = plan.initial_tasks()
         data = {
             "planPath": plan_path,
             "planName": plan.title or Path(plan_path).stem,
             "createdAt": now,
             "lastUpdatedAt": now,
-            "currentPhase": pending or (tasks[-1]["phase"] if tasks else None),
+            "currentPhase": tasks[0]["phase"] if tasks else None,
             "tasks": tasks,
             "runs": [],
             "summary": compute_summary(tasks),

@@ -4,6 +4,8 @@ import pytest
 
 from tests.factories import RepoFactory
 
+pytest_plugins = ["tests.upstream_tools"]  # the `upstream_lock` fixture
+
 
 @pytest.fixture
 def repo(tmp_path) -> RepoFactory:

@@ -3,7 +3,7 @@
 Usage (the `repo` fixture in tests/conftest.py is a RepoFactory on tmp_path):
 
     plan = repo.plan("alpha")                                   # default two-phase plan
-    plan = repo.plan("beta", {"Setup": ["1.1 Do a", "[x] 1.2 Done b", "id-less task"]})
+    plan = repo.plan("beta", {"Setup": ["1.1 Do a", "[x] 1.2 Ticked b", "id-less line (prose)"]})
     plan = repo.plan("raw", text="# T\\r\\n## Phase 1: A\\r\\n- [ ] 1.1 x\\r\\n")  # written byte-exact
     status = repo.status("alpha", states={"1.1": "completed", "1.2": {"status": "failed", "error": "boom"}})
     repo.finding("alpha", "1.1", "text")                        # findings/1.1.md
@@ -34,7 +34,8 @@ def render_plan(spec: dict[str, list[str]], *, title: str) -> str:
     """Markdown for a compact spec: {phase heading: [task lines]}.
 
     A heading without "Phase N:" is numbered by position ("Setup" -> "Phase 1: Setup").
-    A task line may start with "[x] " (checked) and with an id; "1.1 Do it" -> "- [ ] 1.1 Do it".
+    A task line may start with "[x] " (ticked); "1.1 Do it" -> "- [ ] 1.1 Do it". Only lines with an
+    id are tasks (docs/plan-format.md), and every task of a fresh status file is pending.
     """
     lines = [f"# {title}", ""]
     for number, (heading, tasks) in enumerate(spec.items(), start=1):
@@ -86,8 +87,7 @@ class RepoFactory:
             if not plan_file.exists():
                 self.plan(plan or name, archived=archived)
             parsed = parse_plan(plan_file.read_text(encoding="utf-8"))
-            tasks = [{"id": t.id, "phase": t.phase, "description": t.description,
-                      "status": "completed" if t.checked else "pending"} for t in parsed.tasks]
+            tasks = parsed.initial_tasks()
             title = parsed.title
         else:
             title = f"Plan {name}"

@@ -109,7 +109,7 @@ def plan_files(layout: RepoLayout, name: str, archived: bool) -> PlanFiles:
 
 def _is_plan(parsed: ParsedPlan) -> bool:
     """Markdown without a "## Phase N:" heading (READMEs, indexes) is not a plan."""
-    return any(phase.number is not None for phase in parsed.phases)
+    return bool(parsed.phases)
 
 
 def parse_plan_file(path: Path) -> ParsedPlan | None:
@@ -132,13 +132,11 @@ def plan_locate(*, layout: RepoLayout, name: str) -> PlanFiles:
 
 
 def snapshot_from_plan(parsed: ParsedPlan, path: Path) -> StatusSnapshot:
-    """What status.json would say if it were created now: checked items completed, the rest pending.
+    """What status.json would say if it were created now (every task pending).
 
     Built as a StatusSnapshot so counts and phase summaries come from the one place that computes them.
     """
-    tasks = [{"id": task.id, "phase": task.phase, "description": task.description,
-              "status": "completed" if task.checked else "pending"} for task in parsed.tasks]
-    return StatusSnapshot(data={"tasks": tasks}, etag="", mtime=0.0, path=path)
+    return StatusSnapshot(data={"tasks": parsed.initial_tasks()}, etag="", mtime=0.0, path=path)
 
 
 def _phase_number(phase: str) -> int | None:
@@ -152,10 +150,6 @@ def task_info(raw: dict, planned: dict) -> TaskInfo:
     phase = str(raw.get("phase") or (plan_task.phase if plan_task else UNPHASED))
     status = raw.get("status")
     retry_count = raw.get("retryCount")
-    # The number shown in the task's own phase heading wins, so the filter agrees with `phase`.
-    phase_number = _phase_number(phase)
-    if phase_number is None and plan_task is not None:
-        phase_number = plan_task.phase_number
     return TaskInfo(
         id=task_id,
         # Older status files name the field `title`; fall back to the plan's own words.
@@ -167,7 +161,7 @@ def task_info(raw: dict, planned: dict) -> TaskInfo:
         skip_reason=str(raw["skipReason"]) if raw.get("skipReason") else None,
         started_at=parse_iso(raw.get("startedAt")),
         completed_at=parse_iso(raw.get("completedAt")),
-        phase_number=phase_number,
+        phase_number=_phase_number(phase),
     )
 
 

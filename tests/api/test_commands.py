@@ -356,7 +356,7 @@ def test_plan_never_run_gets_its_status_file_created_first(repo_root, control_cl
 
     assert response.status_code == 200
     data = json.loads(repo_root.layout.status_file("fresh", archived=False).read_text())
-    assert [task["status"] for task in data["tasks"]] == ["pending", "completed", "skipped"]
+    assert [task["status"] for task in data["tasks"]] == ["pending", "pending", "skipped"]  # "[x]" is prose: status.json says what is done
     assert data["planPath"] == "docs/plans/fresh.md"
 
 

@@ -172,7 +172,7 @@ def test_status_before_the_first_run_counts_the_markdown(client, repo):
 
     _, status = get(client, "/api/orchestrators/orch-1/status")
 
-    assert (status["total_tasks"], status["completed_tasks"]) == (2, 1)
+    assert (status["total_tasks"], status["completed_tasks"], status["pending_tasks"]) == (2, 0, 2)
 
 
 def test_status_of_an_instance_whose_plan_is_gone_has_no_tasks(client, repo):

@@ -60,11 +60,11 @@ def test_first_sync_indexes_plans_phases_tasks_and_findings(two_plans):
     assert (finding.filename, finding.task_id, finding.content) == ("1-1-review.md", "1.1", "# Alpha findings\n\nAll good.\n")
 
 
-def test_plan_without_status_file_takes_task_states_from_its_checkboxes(two_plans):
+def test_plan_without_status_file_is_indexed_all_pending(two_plans):
     sync(two_plans)
 
     beta = PlanRecord.objects.get(name="beta")
-    assert (beta.archived, beta.has_status, beta.total, beta.completed, beta.state) == (True, False, 2, 1, "in_progress")
+    assert (beta.archived, beta.has_status, beta.total, beta.completed, beta.state) == (True, False, 2, 0, "not_started")
     assert not PlanRecord.objects.filter(name="README").exists()
 
 

@@ -318,15 +318,17 @@ def test_writers_go_on_once_the_stuck_lock_holder_dies(populated, stuck_lock_hol
 
 
 def test_status_lock_held_by_a_stuck_process_is_503_lock_timeout_and_reads_answer(
-        populated, api, stuck_lock_holder, monkeypatch):
-    """The API's skip/retry wait for the engine's per-file lock; a holder that never lets go costs
-    the request the lock timeout (10 s in production, 0.3 s here), then a clear 503."""
+        populated, api, upstream_lock, monkeypatch):
+    """The API's skip/retry wait for the status file's lock; a holder that never lets go costs
+    the request the lock timeout (10 s in production, 0.3 s here), then a clear, retryable 503."""
     monkeypatch.setattr(task_services, "update_status", functools.partial(update_status, lock_timeout=0.3))
     path = status_path(populated)
-    stuck_lock_holder(path.with_name(path.name + ".lock"))
+    upstream_lock(path)
     before = path.read_bytes()
-    error = assert_error_shape(api.post(SKIP, {"reason": "x"}, format="json"), 503)
-    assert error["code"] == "lock_timeout" and "within 0.3 s" in error["message"]
+    response = api.post(SKIP, {"reason": "x"}, format="json")
+    error = assert_error_shape(response, 503)
+    assert error["code"] == "lock_timeout" and "after 0.3 s" in error["message"]
+    assert error["details"]["retryable"] is True and response["Retry-After"]
     assert path.read_bytes() == before
     assert api.get("/api/plans/alpha/status").status_code == 200
 
@@ -349,7 +351,7 @@ def test_disk_full_while_writing_status_keeps_the_old_file_and_answers_503_json(
     assert error["code"] == "storage_error" and "No space left" in error["message"]
     monkeypatch.undo()
     assert path.read_bytes() == before
-    assert sorted(p.name for p in path.parent.iterdir()) == ["findings", "status.json", "status.json.lock"]
+    assert sorted(p.name for p in path.parent.iterdir()) == ["findings", "status.json"]
     assert read_status(path).data == json.loads(before)
     assert api.get("/api/plans/alpha/status").status_code == 200
     assert api.post(SKIP, {"reason": "space again"}, format="json").status_code == 200

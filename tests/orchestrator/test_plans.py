@@ -4,7 +4,7 @@ import textwrap
 import pytest
 
 from orchestrator import plans
-from orchestrator.plans import UNPHASED, is_plan, parse_plan, read_plan
+from orchestrator.plans import is_plan, parse_plan, read_plan
 
 
 def ids(plan):
@@ -27,30 +27,110 @@ def test_title_phases_and_tasks_are_read_in_order():
         - [ ] 2.1 Add endpoints
     """))
     assert plan.title == "Implementation Plan: Thing"
-    assert [(p.number, p.title) for p in plan.phases] == [(1, "Phase 1: Event Bus Foundation"), (2, "Phase 2: API")]
-    first, second, third = plan.tasks
-    assert (first.id, first.description, first.phase, first.phase_number, first.checked, first.line) == (
-        "1.1", "Create the bus", "Phase 1: Event Bus Foundation", 1, False, 4)
-    assert second.checked and second.id == "1.2"
-    assert third.phase == "Phase 2: API" and third.line == 8
+    assert [p.title for p in plan.phases] == ["Phase 1: Event Bus Foundation", "Phase 2: API"]
+    assert [(t.id, t.description, t.phase) for t in plan.tasks] == [
+        ("1.1", "Create the bus", "Phase 1: Event Bus Foundation"),
+        ("1.2", "Wire it up", "Phase 1: Event Bus Foundation"),
+        ("2.1", "Add endpoints", "Phase 2: API")]
 
 
-def test_star_bullets_and_capital_x_are_checklist_items():
-    plan = parse_plan("# T\n## Phase 1: A\n* [X] 1.1 done\n+ [ ] 1.2 open\n")
-    assert [(t.id, t.checked) for t in plan.tasks] == [("1.1", True), ("1.2", False)]
+def test_initial_tasks_are_all_pending_with_the_initialisers_keys():
+    plan = parse_plan("# T\n## Phase 1: A\n- [ ] 1.1 open\n- [x] 1.2 ticked in the markdown\n")
+    assert plan.initial_tasks() == [
+        {"id": "1.1", "phase": "Phase 1: A", "description": "open", "status": "pending"},
+        {"id": "1.2", "phase": "Phase 1: A", "description": "ticked in the markdown", "status": "pending"}]
+
+
+@pytest.mark.parametrize("line", [
+    "- [ ] **VERIFY 1**: build output checked",  # no id: an acceptance check, not a task
+    "- [ ] id-less item",
+    "  - [ ] 1.2.1 indented sub-task",
+    "\t- [ ] 1.3 tab-indented",
+    "* [ ] 1.4 star bullet",
+    "+ [ ] 1.5 plus bullet",
+    "- [X] 1.6 capital X",
+    "- [ ] 1.7. dotted id",
+    "- [ ] 1.8: colon after the id",
+    "- [ ] **1.9** bold id",
+    "- [ ] 3.1.A lettered id",
+    "- [ ] 1.2.3.4 four-part id",
+    "- [ ] 1.10",
+    "-[ ] 1.11 no space after the dash",
+])
+def test_lines_that_are_not_tasks(line):
+    assert parse_plan(f"# T\n## Phase 1: A\n{line}\n").tasks == ()
 
 
 @pytest.mark.parametrize("line, expected", [
     ("- [ ] 1.2 Text", ("1.2", "Text")),
-    ("- [ ] 1.2. Text", ("1.2", "Text")),
-    ("- [ ] 1.2: Text", ("1.2", "Text")),
-    ("- [ ] **1.2** Text", ("1.2", "Text")),
-    ("- [ ] **1.2:** Text", ("1.2", "Text")),
+    ("- [x] 1.2 Text", ("1.2", "Text")),
+    ("-   [ ]\t1.2   Text  ", ("1.2", "Text")),
     ("- [ ] 1.2.3 Sub-task", ("1.2.3", "Sub-task")),
+    ("- [ ] 12.345 big numbers", ("12.345", "big numbers")),
+    ("- [ ] 7.1 id of another phase", ("7.1", "id of another phase")),
 ])
-def test_id_spellings(line, expected):
+def test_task_lines(line, expected):
     (task,) = parse_plan(f"# T\n## Phase 1: A\n{line}\n").tasks
     assert (task.id, task.description) == expected
+
+
+def test_a_phase_runs_to_the_next_phase_heading_whatever_lies_between():
+    plan = parse_plan(md("""
+        # T
+        - [ ] 0.1 before any phase: not a task
+        ## Phase 3: Plan Design
+        ### Implementation Phase 0: Foundation
+        - [ ] 0.1 sub-heading does not start a phase
+        ## Success Criteria
+        - [ ] 9.1 still in phase 3
+        ```
+        - [ ] 9.2 fenced code is not special
+        ```
+    """))
+    assert [(t.id, t.phase) for t in plan.tasks] == [
+        ("0.1", "Phase 3: Plan Design"), ("9.1", "Phase 3: Plan Design"), ("9.2", "Phase 3: Plan Design")]
+
+
+@pytest.mark.parametrize("heading, phase", [
+    ("## Phase 1: Setup", "Phase 1: Setup"),
+    ("##   Phase   07:   Padded   ", "Phase 7: Padded"),
+    ("##\tPhase 2:Tight", "Phase 2: Tight"),
+    ("## Phase 3:   ", "Phase 3: "),  # upstream's "\\s*(.+)" backtracks to keep one blank as the name
+])
+def test_phase_headings_are_written_as_the_initialiser_writes_them(heading, phase):
+    (task,) = parse_plan(f"# T\n{heading}\n- [ ] 1.1 a\n").tasks
+    assert task.phase == phase
+
+
+@pytest.mark.parametrize("heading", [
+    "## Phase 1 - no colon", "### Phase 1: level three", "# Phase 1: level one", "## phase 1: lower case",
+    "## Phase one: words", "## Phase 1:",
+])
+def test_headings_that_start_no_phase(heading):
+    plan = parse_plan(f"# T\n{heading}\n- [ ] 1.1 a\n")
+    assert plan.phases == () and plan.tasks == ()
+    assert not is_plan(f"# T\n{heading}\n")
+
+
+def test_repeated_ids_are_kept_as_the_initialiser_keeps_them():
+    plan = parse_plan("# T\n## Phase 1: A\n- [ ] 1.1 first\n- [ ] 1.1 again\n")
+    assert [(t.id, t.description) for t in plan.tasks] == [("1.1", "first"), ("1.1", "again")]
+
+
+@pytest.mark.parametrize("text, title", [
+    ("# Title\n## Phase 1: A\n", "Title"),
+    ("Intro\n## Sub\n#   Spaced title  \n# Second\n", "Spaced title"),
+    ("#NoSpace\n####### seven\n## Phase 1: A\n", ""),
+    ("## Phase 1: A\n", ""),
+])
+def test_title_is_the_first_level_one_heading(text, title):
+    assert parse_plan(text).title == title
+
+
+def test_a_line_with_a_unicode_line_separator_is_no_match():
+    # JavaScript's "." stops at U+2028, so the initialiser's line regexes fail on such a line.
+    plan = parse_plan("# T\n## Phase 1: A\n- [ ] 1.1 split\u2028here\n- [ ] 1.2 whole\n")
+    assert [t.id for t in plan.tasks] == ["1.2"]
 
 
 def test_crlf_and_lone_cr_line_endings_parse_like_lf():
@@ -58,123 +138,12 @@ def test_crlf_and_lone_cr_line_endings_parse_like_lf():
     for text in (lf.replace("\n", "\r\n"), lf.replace("\n", "\r")):
         plan = parse_plan(text)
         assert plan.title == "T"
-        assert [(t.id, t.description, t.line) for t in plan.tasks] == [("1.1", "a", 3), ("1.2", "b", 4)]
+        assert [(t.id, t.description) for t in plan.tasks] == [("1.1", "a"), ("1.2", "b")]
 
 
-def test_checklist_lines_inside_fences_are_ignored():
-    plan = parse_plan(md("""
-        # T
-        ## Phase 1: A
-        ```markdown
-        ## Phase 9: Not a phase
-        - [ ] 9.1 example in a code block
-        ```
-        ~~~~
-        - [ ] 1.5 also an example
-        ```
-        - [ ] 1.6 still inside the tilde fence
-        ~~~~
-        - [ ] 1.1 real
-    """))
-    assert ids(plan) == ["1.1"]
-    assert [p.number for p in plan.phases] == [1]
-
-
-def test_id_less_lines_are_numbered_within_their_phase():
-    plan = parse_plan(md("""
-        # T
-        ## Phase 3: C
-        - [ ] first
-        - [ ] second
-        ## Phase 4: D
-        - [ ] 4.1 explicit
-        - [ ] after explicit
-    """))
-    assert [(t.id, t.description) for t in plan.tasks] == [
-        ("3.1", "first"), ("3.2", "second"), ("4.1", "explicit"), ("4.2", "after explicit")]
-
-
-def test_generated_ids_never_shadow_explicit_ones_and_duplicates_keep_the_first():
-    plan = parse_plan("# T\n## Phase 1: A\n- [ ] no id\n- [ ] 1.1 explicit later\n- [ ] 1.1 duplicate\n")
-    assert [(t.id, t.description) for t in plan.tasks] == [("1.2", "no id"), ("1.1", "explicit later")]
-
-
-def test_sub_tasks_flat_or_indented_keep_their_ids_and_indented_notes_are_not_tasks():
-    plan = parse_plan(md("""
-        # T
-        ## Phase 1: A
-        ### 1.1 Section
-        - [ ] 1.1.1 flat sub-task
-        - [ ] 1.2 parent
-          - [ ] 1.2.1 indented sub-task
-          - [ ] indented note without id
-            - detail
-    """))
-    assert ids(plan) == ["1.1.1", "1.2", "1.2.1"]
-
-
-def test_items_under_other_sections_are_not_tasks():
-    plan = parse_plan(md("""
-        # T
-        ## Overview
-        - [ ] 0.1 looks like a task but is in the overview
-        ## Phase 1: A
-        - [ ] 1.1 real
-        ## Success Criteria
-        - [ ] All tests pass
-        - [ ] 1.9 numbered criterion
-        ### Quality
-        - [ ] Still criteria
-    """))
-    assert ids(plan) == ["1.1"]
-
-
-def test_verify_paragraph_and_its_checklist_are_not_tasks_but_a_verify_item_is():
-    plan = parse_plan(md("""
-        # T
-        ## Phase 1: A
-        - [ ] 1.1 build
-        - [ ] **VERIFY 1**: build output checked
-
-        **VERIFY Phase 1:**
-        - [ ] the build is green
-        - [ ] 1.3 numbered verification step
-
-        **Tasks:**
-        - [ ] follow-up work
-    """))
-    assert [(t.id, t.description) for t in plan.tasks] == [
-        ("1.1", "build"), ("1.2", "**VERIFY 1**: build output checked"),
-        ("1.3", "numbered verification step"), ("1.4", "follow-up work")]
-
-
-def test_tasks_before_the_first_phase_form_an_unphased_phase():
-    plan = parse_plan(md("""
-        # T
-        - [ ] prepare the repo
-        - [ ] 0.5 explicit early task
-        ## Phase 1: A
-        - [ ] 1.1 real
-    """))
-    first = plan.phases[0]
-    assert (first.number, first.title) == (None, UNPHASED)
-    assert [(t.id, t.phase, t.phase_number) for t in first.tasks] == [
-        ("0.1", UNPHASED, None), ("0.5", UNPHASED, None)]
-    assert ids(plan) == ["0.1", "0.5", "1.1"]
-
-
-def test_plan_without_early_tasks_has_no_unphased_phase():
-    assert [p.number for p in parse_plan("# T\n## Phase 1: A\n- [ ] 1.1 a\n").phases] == [1]
-
-
-def test_empty_checkbox_lines_are_skipped():
-    assert ids(parse_plan("# T\n## Phase 1: A\n- [ ]\n- [ ]   \n- [ ] 1.1 a\n")) == ["1.1"]
-
-
-def test_is_plan_needs_a_phase_heading_outside_code():
+def test_is_plan_needs_a_phase_heading():
     assert is_plan("# T\n## Phase 1: A\n")
     assert not is_plan("# Readme\n## Usage\n- [ ] 1.1 something\n")
-    assert not is_plan("# T\n```\n## Phase 1: A\n```\n")
     assert not is_plan("# T\n### Phase 1: A\n")
 
 

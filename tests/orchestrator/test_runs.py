@@ -38,6 +38,6 @@ def test_forecast_lists_runnable_tasks_in_order_with_retryable_failures():
     assert len(forecast(tasks(**{"1.1": "pending", "1.2": "pending"}), max_retries=0, limit=1, now=NOW)) == 1
 
 
-def test_plan_tasks_start_checked_items_completed():
+def test_plan_tasks_start_pending_as_a_fresh_status_file_does():
     plan = parse_plan("# P\n\n## Phase 1: A\n\n- [x] 1.1 done\n- [ ] 1.2 todo\n")
-    assert [(t["id"], t["status"]) for t in plan_tasks(plan)["tasks"]] == [("1.1", "completed"), ("1.2", "pending")]
+    assert [(t["id"], t["status"]) for t in plan_tasks(plan)["tasks"]] == [("1.1", "pending"), ("1.2", "pending")]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator import fileio, status
+from orchestrator import status
 from orchestrator.errors import LockTimeout, PlanNotFound, PreconditionFailed, StatusFileCorrupt
 from orchestrator.plans import parse_plan
 from orchestrator.status import compute_summary, init_status, read_status, update_status
@@ -187,7 +187,7 @@ def test_failing_mutation_writes_nothing(repo):
     with pytest.raises(RuntimeError):
         update_status(path, boom)
     assert path.read_bytes() == before
-    assert sorted(p.name for p in path.parent.iterdir()) == ["status.json", "status.json.lock"]
+    assert sorted(p.name for p in path.parent.iterdir()) == ["status.json"]
 
 
 @pytest.mark.parametrize("target", ["write", "fsync"])
@@ -205,7 +205,7 @@ def test_enospc_during_write_leaves_the_old_file_intact_and_no_temp_file(repo, m
     assert failure.value.errno == errno.ENOSPC
     assert path.read_bytes() == before
     assert read_status(path).tasks[0]["status"] == "pending"
-    assert sorted(p.name for p in path.parent.iterdir()) == ["status.json", "status.json.lock"]
+    assert sorted(p.name for p in path.parent.iterdir()) == ["status.json"]
     update_status(path, lambda data: data["tasks"][0].update(status="completed"), lock_timeout=1)
 
 
@@ -231,24 +231,34 @@ def test_update_of_corrupt_file_raises_and_leaves_it_alone(repo):
     assert path.read_bytes() == b'{"tasks": ['
 
 
-def test_update_waits_for_the_lock_then_times_out(repo):
+def test_update_waits_for_an_upstream_lock_then_times_out_with_a_retryable_error(repo, upstream_lock):
     path = repo.status("alpha")
-    held, release = threading.Event(), threading.Event()
+    before = path.read_bytes()
+    holder = upstream_lock(path)
 
-    def holder():
-        with fileio.locked(path.with_name("status.json.lock"), timeout=1):
-            held.set()
-            release.wait(5)
+    with pytest.raises(LockTimeout) as failure:
+        update_status(path, lambda data: None, lock_timeout=0.2)
 
-    thread = threading.Thread(target=holder)
-    thread.start()
+    assert failure.value.details["retryable"] is True
+    assert path.read_bytes() == before and holder.lock_dir.is_dir()
+
+
+def test_update_waits_while_upstream_holds_the_lock_and_lands_after_release(repo, upstream_lock):
+    path = repo.status("alpha")
+    holder = upstream_lock(path)
+    result = {}
+    writer = threading.Thread(target=lambda: result.update(
+        snapshot=update_status(path, lambda data: data["tasks"][0].update(status="completed"), lock_timeout=30)[1]))
+    writer.start()
     try:
-        assert held.wait(5)
-        with pytest.raises(LockTimeout):
-            update_status(path, lambda data: None, lock_timeout=0.2)
+        assert read_status(path).tasks[0]["status"] == "pending"  # still waiting: nothing written under their lock
+        holder.release()
+        writer.join(30)
     finally:
-        release.set()
-        thread.join(5)
+        writer.join(30)
+    assert result["snapshot"].tasks[0]["status"] == "completed"
+    assert json.loads(path.read_text())["tasks"][0]["status"] == "completed"
+    assert not holder.lock_dir.exists()
 
 
 def _bump(task_index: int):
@@ -305,7 +315,7 @@ def test_concurrent_updates_from_processes_lose_nothing(repo):
     assert data["summary"]["totalTasks"] == 8
 
 
-def test_init_status_builds_pending_tasks_and_completes_checked_ones(tmp_path):
+def test_init_status_writes_every_task_pending_as_the_initialiser_does(tmp_path):
     plan = parse_plan("# My Plan\n## Phase 1: A\n- [x] 1.1 done\n- [ ] 1.2 todo\n## Phase 2: B\n- [ ] 2.1 later\n")
     path = tmp_path / "docs/plan-outputs/my-plan/status.json"
     snap = init_status(path, plan=plan, plan_path="docs/plans/my-plan.md", clock=fixed_clock)
@@ -315,10 +325,9 @@ def test_init_status_builds_pending_tasks_and_completes_checked_ones(tmp_path):
     assert data["createdAt"] == data["lastUpdatedAt"] == "2025-06-07T08:09:10.123Z"
     assert data["currentPhase"] == "Phase 1: A"
     assert [(t["id"], t["phase"], t["description"], t["status"]) for t in data["tasks"]] == [
-        ("1.1", "Phase 1: A", "done", "completed"), ("1.2", "Phase 1: A", "todo", "pending"),
+        ("1.1", "Phase 1: A", "done", "pending"), ("1.2", "Phase 1: A", "todo", "pending"),
         ("2.1", "Phase 2: B", "later", "pending")]
-    assert data["tasks"][0]["completedAt"] == "2025-06-07T08:09:10.123Z"
-    assert data["summary"] == {"totalTasks": 3, "completed": 1, "pending": 2, "failed": 0, "skipped": 0,
+    assert data["summary"] == {"totalTasks": 3, "completed": 0, "pending": 3, "failed": 0, "skipped": 0,
                                "in_progress": 0}
     assert data["runs"] == []
 
