@@ -49,6 +49,12 @@ def error_body(code: str, message: str, details: dict | None = None) -> dict:
     return {"error": {"code": code, "message": message, "details": details or {}}}
 
 
+def request_too_large_body() -> dict:
+    """The 413 answer, whether Django, the WSGI guard or daphne's request refuses the body (api.bodylimit)."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return error_body("request_too_large", f"The request body exceeds {limit} bytes.", {"limit": limit})
+
+
 def _drf_message(detail) -> tuple[str, dict]:
     """DRF details are strings, lists or field dicts; keep fields as details, a sentence as message."""
     if isinstance(detail, dict):
@@ -95,12 +101,7 @@ def exception_handler(exc, context):
     if isinstance(exc, RequestDataTooBig):
         # Raised by Django when DRF reads a body over DATA_UPLOAD_MAX_MEMORY_SIZE; left alone it
         # would escape DRF and become Django's generic 400 page.
-        return Response(
-            error_body("request_too_large",
-                       f"The request body exceeds {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.",
-                       {"limit": settings.DATA_UPLOAD_MAX_MEMORY_SIZE}),
-            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-        )
+        return Response(request_too_large_body(), status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
 
     if isinstance(exc, Http404):
         exc = drf_exceptions.NotFound()

@@ -61,13 +61,13 @@ class Server:
     In-memory layer + embedded bridge unless redis_url. The benches use the defaults; the real-time tests
     (tests/realtime/conftest.py) pass their own secret, database name and extra env, and leave heartbeat,
     LOG_LEVEL and daphne's verbosity alone (None: not set). The daphne log goes to root/daphne-<port>.log;
-    a daphne that exits while starting is reported at once.
+    a daphne that exits while starting is reported at once; `daphne_args` go to its command line.
     """
 
     def __init__(self, root, *, redis_url: str | None = None, heartbeat_s: float | None = 30.0,
                  extra_env: dict | None = None, secret_key: str = "bench-secret-key-not-for-production",
                  database: str = "bench.sqlite3", log_level: str | None = "WARNING", verbosity: str | None = "0",
-                 start_timeout: float = 30.0):
+                 start_timeout: float = 30.0, daphne_args: tuple[str, ...] = ()):
         self.port = free_port()
         self.log_path = Path(root) / f"daphne-{self.port}.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "ORCHESTRATOR_", "REDIS_"))}
@@ -84,7 +84,7 @@ class Server:
             **(extra_env or {}),
         })
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", *(["-v", verbosity] if verbosity is not None else []),
+            [sys.executable, "-m", "daphne", *(["-v", verbosity] if verbosity is not None else []), *daphne_args,
              "-b", "127.0.0.1", "-p", str(self.port), "orchestrator_site.asgi:application"],
             env=env, cwd=PROJECT, stdout=subprocess.DEVNULL, stderr=open(self.log_path, "wb"))
         deadline = time.monotonic() + start_timeout

@@ -16,11 +16,16 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from api import daphne_request  # noqa: E402
 from api.fastpath import ReplayASGI  # noqa: E402
 
 from realtime.auth import TokenAuthMiddlewareStack  # noqa: E402
 from realtime.origin import AllowedHostsOriginValidator  # noqa: E402
 from realtime.routing import unknown_path, websocket_urlpatterns  # noqa: E402
+
+# Whichever command serves this module with daphne, its requests refuse oversized bodies
+# before Twisted buffers them and log no credentials (api/daphne_request.py).
+daphne_request.install()
 
 application = ProtocolTypeRouter(
     {

@@ -1,6 +1,7 @@
 """WSGI entry point: the fast route for plain HTTP reads (gunicorn), beside daphne for streams.
 
-Repeated anonymous reads are replayed before Django runs (api/fastpath.py).
+Oversized bodies are refused before they are read (api/bodylimit.py), repeated anonymous
+reads replayed before Django runs (api/fastpath.py).
 """
 
 import gc
@@ -12,9 +13,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "orchestrator_site.settings")
 
 django_application = get_wsgi_application()
 
-from api.fastpath import ReplayWSGI  # noqa: E402  (needs the settings loaded above)
+from api.bodylimit import BodyLimitWSGI  # noqa: E402  (needs the settings loaded above)
+from api.fastpath import ReplayWSGI  # noqa: E402
 
-application = ReplayWSGI(django_application)
+application = BodyLimitWSGI(ReplayWSGI(django_application))
 
 # Long-lived import-time objects are kept out of the cyclic collector's walks (see asgi.py).
 gc.freeze()
