@@ -12,6 +12,13 @@ layer with the servers (Redis, or `orchestrate --api-server`) publishes its bus 
 as well, the faster path; consumers drop the second copy by (instance, id), which they
 must track anyway to splice replay and live events (realtime.stream).
 
+Only instances whose process lives and whose entry is not finished (stopped, crashed) are
+followed, at most MAX_FOLLOWED at a time: any process may write the registry, and thousands
+of entries left by dead processes must cost nothing after the bridge has seen them once (an
+unchanged entry of a gone process is skipped without a system call). Following costs no
+thread: adopted status files share one StatusWatch thread, journals the bridge's watch of
+`.claude/`.
+
 Lifecycle events go into the instance's journal, so replay has them too. The bridge
 writes only where it is the sole writer: the journals of adopted instances, and the
 journal of one of ours only once its process is gone (a crash). A stale instance of ours
@@ -37,11 +44,12 @@ from orchestrator.journal import Journal, JournalReader
 from orchestrator.layout import RepoLayout
 from orchestrator.registry import Instance, Registry
 
-from .adoption import Adoption
+from .adoption import Adoption, writer_lock
 from .groups import ALL_GROUP, event_message, instance_group
-from .journals import journal_path
+from .journals import BRIDGED_DIR, journal_path
 from .lifecycle import TERMINAL, Seen, observe, transition
 from .signals import bridge_started, event_bridged
+from .status_watch import StatusWatch
 
 logger = logging.getLogger(__name__)
 
@@ -49,11 +57,16 @@ logger = logging.getLogger(__name__)
 STEP_MS = 2
 DEBOUNCE_MS = 10
 SEND_TIMEOUT_S = 2.0
+# Live instances followed at once: each costs two fds when adopted (its journal and the writer's
+# lock) or one (the journal tailed). Beyond it an instance is still listed, its life still told,
+# but its events are not published live until a followed one ends (docs/realtime.md).
+MAX_FOLLOWED = 256
 
 
 @dataclass
 class Tracked:
     instance_id: str
+    instance: Instance | None = None  # the entry as last looked at
     reader: JournalReader | None = None
     reader_path: str | None = None
     seen: Seen | None = None
@@ -70,7 +83,10 @@ class EventBridge:
         self.poll_interval = poll_interval
         self._layer = channel_layer
         self.tracked: dict[str, Tracked] = {}
+        self.followed: set[str] = set()
+        self.status_watch = StatusWatch()
         self._retired: list[Tracked] = []
+        self._outgoing: list[Event] = []  # appended by the bridge to a journal no reader follows
         self._wake: asyncio.Event | None = None
         self._layer_failing = False
         self.published = 0
@@ -99,7 +115,9 @@ class EventBridge:
             for tracked in [*self.tracked.values(), *self._retired]:
                 await self._close(tracked)
             self.tracked.clear()
+            self.followed.clear()
             self._retired.clear()
+            await asyncio.to_thread(self.status_watch.stop)
 
     # -- what is registered --------------------------------------------------------------
 
@@ -112,18 +130,41 @@ class EventBridge:
         now = self.clock()
         for instance in instances.values():
             tracked = self.tracked.get(instance.id) or self._track(instance)
-            try:
-                self._follow_journal(tracked, instance, initial=initial)
-            except InvalidName as exc:
-                # An id or plan path no file of ours may be named after: lifecycle only.
-                logger.debug("Not following %s: %s", instance.id, exc)
-            self._lifecycle(tracked, instance, observe(instance, now))
+            if tracked.instance == instance and tracked.seen is not None and not followable(tracked.seen):
+                continue  # gone or finished, and its entry unchanged: nothing can have changed
+            tracked.instance = instance
+            seen = observe(instance, now)
+            if followable(seen):
+                self._follow(tracked, instance, initial=initial)
+            self._lifecycle(tracked, instance, seen)
+            if not followable(seen):
+                self._unfollow(tracked)
         for instance_id in set(self.tracked) - set(instances):
             tracked = self.tracked.pop(instance_id)
             self._lifecycle(tracked, None, None)
-            # The publish loop sends what is left in its journal, then closes it.
-            self._retired.append(tracked)
+            self._unfollow(tracked)
         self._wake.set()
+
+    def _follow(self, tracked: Tracked, instance: Instance, *, initial: bool) -> None:
+        if instance.id not in self.followed and len(self.followed) >= MAX_FOLLOWED:
+            if tracked.seen is None:
+                logger.warning("Following %d instances already; %s is not followed live", MAX_FOLLOWED, instance.id)
+            return
+        try:
+            self._follow_journal(tracked, instance, initial=initial)
+        except InvalidName as exc:
+            # An id or plan path no file of ours may be named after: lifecycle only.
+            logger.debug("Not following %s: %s", instance.id, exc)
+            return
+        self.followed.add(instance.id)
+
+    def _unfollow(self, tracked: Tracked) -> None:
+        """Hand reader and adoption to the publish loop, which sends what is left in the journal, then closes them."""
+        self.followed.discard(tracked.instance_id)
+        if tracked.reader is None and tracked.adoption is None:
+            return
+        self._retired.append(Tracked(tracked.instance_id, reader=tracked.reader, adoption=tracked.adoption))
+        tracked.reader = tracked.reader_path = tracked.adoption = None
 
     def _track(self, instance: Instance) -> Tracked:
         tracked = Tracked(instance.id)
@@ -141,7 +182,7 @@ class EventBridge:
             tracked.adoption = Adoption(self.layout, instance,
                                         on_event=lambda _e: loop.call_soon_threadsafe(self._wake.set))
         if tracked.adoption is not None and not tracked.adoption.owned and tracked.adoption.try_acquire():
-            tracked.adoption.start()
+            tracked.adoption.start(self.status_watch)
         path = journal_path(self.layout, instance.id)
         if path is not None and str(path) != tracked.reader_path:
             if tracked.reader is not None:
@@ -158,31 +199,43 @@ class EventBridge:
         if tracked.adoption is not None and tracked.adoption.owned:
             tracked.adoption.emit_state(data)
         elif tracked.adoption is None and (seen is None or not seen.alive):
-            self._append_to_dead_journal(tracked.instance_id, data)
+            event = self._append_to_dead_journal(tracked.instance_id, data)
+            if event is not None and tracked.reader is None:
+                self._outgoing.append(event)
         else:
-            logger.info("%s: %s (%s)", tracked.instance_id, data["state"], data["reason"])
+            logger.debug("%s: %s (%s)", tracked.instance_id, data["state"], data["reason"])
 
-    def _append_to_dead_journal(self, instance_id: str, data: dict) -> None:
-        """Its writer is gone; a lock and a look at the last line keep two bridges from both writing."""
+    def _append_to_dead_journal(self, instance_id: str, data: dict) -> Event | None:
+        """Its writer is gone; a lock and a look at the last line keep two bridges from both writing.
+
+        A bridged journal is written only while no bridge adopts the instance (its writer's lock
+        is free): the adopter records the state itself.
+        """
         try:
-            path = self.layout.journal_file(instance_id)
+            path = journal_path(self.layout, instance_id)
         except InvalidName:
-            return
-        if not path.exists():
-            return
+            return None
+        if path is None:
+            return None
         validate_event_data("orchestrator_state", data)
         try:
-            with locked(path.with_name(path.name + ".bridge.lock"), timeout=1.0):
-                journal = Journal(path)
-                last_id = journal.last_id()
-                tail, _ = journal.read_since(max(last_id - 1, 0))
-                last = tail[-1] if tail else None
-                if last is not None and last.type == "orchestrator_state" and last.data.get("state") in TERMINAL:
-                    return
-                journal.append(Event(last_id + 1, "orchestrator_state", iso(self.clock()), instance_id, data))
-                journal.close()
+            with writer_lock(path, free=path.parent.name == BRIDGED_DIR) as ours:
+                if not ours:
+                    return None
+                with locked(path.with_name(path.name + ".bridge.lock"), timeout=1.0):
+                    journal = Journal(path)
+                    last_id = journal.last_id()
+                    tail, _ = journal.read_since(max(last_id - 1, 0))
+                    last = tail[-1] if tail else None
+                    if last is not None and last.type == "orchestrator_state" and last.data.get("state") in TERMINAL:
+                        return None
+                    event = Event(last_id + 1, "orchestrator_state", iso(self.clock()), instance_id, data)
+                    journal.append(event)
+                    journal.close()
+                    return event
         except (LockTimeout, OSError) as exc:
             logger.warning("Could not record %s of %s: %s", data["state"], instance_id, exc)
+            return None
 
     @staticmethod
     async def _close(tracked: Tracked) -> None:
@@ -244,8 +297,12 @@ class EventBridge:
         while not stop.is_set():
             await self._wake.wait()
             self._wake.clear()
-            for tracked in list(self.tracked.values()):
-                if tracked.reader is not None and not tracked.closed:
+            if self._outgoing:
+                events, self._outgoing = self._outgoing, []
+                await self._publish(events)
+            for instance_id in list(self.followed):
+                tracked = self.tracked.get(instance_id)
+                if tracked is not None and tracked.reader is not None and not tracked.closed:
                     await self._publish(tracked.reader.read_new())
             while self._retired:
                 tracked = self._retired.pop(0)
@@ -279,3 +336,8 @@ def _notify(signal, **kwargs) -> None:
     for receiver, result in signal.send_robust(EventBridge, **kwargs):
         if isinstance(result, Exception):
             logger.error("Bridge signal receiver %r failed", receiver, exc_info=result)
+
+
+def followable(seen: Seen) -> bool:
+    """Only a live process that has not finished can still produce events worth following."""
+    return seen.alive and seen.state not in TERMINAL
