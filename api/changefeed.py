@@ -173,8 +173,9 @@ class ChangeFeed:
 
 
 def layout_trees(layout: RepoLayout) -> list[tuple[Path, int]]:
-    """Everything the read API reads from: plans (and archive/), outputs/<name>/findings (and archive/)."""
-    return [(layout.plans_dir.parent, 0), (layout.plans_dir, 1), (layout.outputs_dir, 3)]
+    """Everything the read API reads from: plans (and archive/), outputs/<name>/findings (and archive/), the registry."""
+    return [(layout.plans_dir.parent, 0), (layout.plans_dir, 1), (layout.outputs_dir, 3),
+            (layout.registry_path.parent, 0)]
 
 
 class FeedPool:

@@ -1,54 +1,82 @@
-"""Replays Django's own response to a repeated anonymous GET of a cached read, before Django runs.
+"""Replays Django's own response to a repeated GET of a cached read, before Django runs.
 
-Django's request path (handler, signals, ten middleware, DRF's negotiation and
-permissions) costs several times more than serving a cached payload, and under ASGI it
-adds a thread hop per request. So the WSGI and ASGI entry points wrap the Django app:
-a GET without credentials or If-Match whose exact response Django already produced
-(same path, query, host, Accept and Origin; every header, CORS and security ones
-included) is answered from memory for as long as the view's files are unchanged, as
-told by the same ChangeFeed the view used. Everything else goes to Django untouched,
-and only responses a view marked as replayable (open reads) are ever stored.
+Django's request path (handler, signals, ten middleware, DRF's negotiation,
+authentication and permissions) costs several times more than serving a cached payload,
+and under ASGI it adds a thread per request: on daphne it cannot serve even a hello-world
+as fast as a replay. So the WSGI and ASGI entry points wrap the Django app: a GET without
+If-Match whose exact response Django already produced (same path, query, host, Accept
+and Origin, the same kind of client: anonymous, token or session, and the same kind of
+connection: loopback or not) is answered from memory for as long as the view's payload
+is current: files unchanged, as told by the same ChangeFeed the view used, and for live
+reads not older than their short time to live. A token or session key is only replayed
+to while Django accepted it moments ago (api/credentials.py). Everything else goes to
+Django untouched, and only responses a read view marked as replayable are ever stored.
+
+Under ASGI, requests that find their entry outdated wait for the one of them that went
+to Django instead of all going; an entry that only expired is answered to the others
+while that one request refreshes it.
 """
 
+import asyncio
 import threading
 from collections import OrderedDict
 from contextvars import ContextVar
 from dataclasses import dataclass
 
+from django.conf import settings
+from django.http.cookie import parse_cookie
 from django.utils.http import parse_http_date_safe
 
-from .conf import orchestrator_settings
-from .readcache import Payload
+from .conf import is_loopback, orchestrator_settings
+from .credentials import ANONYMOUS, Identity, accepted_credentials, identity_of
+from .readcache import CURRENT, EXPIRED, Payload
 
 # Headers a 304 keeps (RFC 9110 15.4.5), plus CORS so that browsers accept it cross-origin.
 _NOT_MODIFIED_KEEP = {"etag", "last-modified", "vary", "cache-control", "expires", "content-location"}
 # Request headers a stored response may vary on: Accept and Origin are in the key, and
-# replayed requests carry no Cookie or Authorization.
+# the credentials by the kind of client.
 _VARY_OK = {"accept", "origin", "cookie", "authorization"}
-# Requests Django must see: credentials (the answer may differ per user) and preconditions
-# that can fail with 412.
-_BYPASS = ("cookie", "authorization", "if-match", "if-unmodified-since")
-_BYPASS_WSGI = frozenset("HTTP_" + name.upper().replace("-", "_") for name in _BYPASS)
-_BYPASS_ASGI = frozenset(name.encode() for name in _BYPASS)
+# Preconditions that can fail with 412: Django must see them.
+_BYPASS_WSGI = frozenset({"HTTP_IF_MATCH", "HTTP_IF_UNMODIFIED_SINCE"})
+_BYPASS_ASGI = frozenset({b"if-match", b"if-unmodified-since"})
+# How long requests wait for another one refreshing their entry before going to Django themselves.
+_REFRESH_WAIT_S = 5.0
+
+
+def client_identity(authorization: str | None, cookie: str | None) -> Identity | None:
+    """Who DRF will take the request for (a token wins over the session), or None where only Django can tell."""
+    if authorization is not None:
+        scheme, _, key = authorization.strip().partition(" ")
+        key = key.strip()
+        if scheme.lower() != "token" or not key or " " in key:
+            return None
+        return ("token", key)
+    if cookie is not None:
+        session_key = parse_cookie(cookie).get(settings.SESSION_COOKIE_NAME)
+        if session_key:
+            return ("session", session_key)
+    return ANONYMOUS
 
 
 class _Slot:
-    """Per-request note from the view: the payload its response was rendered from."""
+    """Per-request note from the view: the payload its response was rendered from, and for whom."""
 
-    __slots__ = ("payload",)
+    __slots__ = ("payload", "identity")
 
     def __init__(self):
         self.payload: Payload | None = None
+        self.identity: Identity | None = None
 
 
 _slot: ContextVar[_Slot | None] = ContextVar("orchestrator_replay_slot", default=None)
 
 
-def mark_replayable(payload: Payload) -> None:
-    """Called by a read view that answered an anonymous request from `payload`; no-op outside the wrappers."""
+def mark_replayable(payload: Payload, request) -> None:
+    """Called by a read view that answered `request` (DRF's) from `payload`; no-op outside the wrappers."""
     slot = _slot.get()
     if slot is not None and payload.generation is not None:  # without a generation it could never be revalidated
         slot.payload = payload
+        slot.identity = identity_of(request)
 
 
 @dataclass(frozen=True)
@@ -58,9 +86,6 @@ class _Entry:
     headers: list      # as the server interface wants them: (str, str) for WSGI, [bytes, bytes] for ASGI
     not_modified_headers: list
     body: bytes
-
-    def current(self) -> bool:
-        return self.payload.generation is not None and self.payload.feed.generation() == self.payload.generation
 
     def not_modified(self, if_none_match: str | None, if_modified_since: str | None) -> bool:
         if if_none_match:
@@ -78,15 +103,18 @@ class _Store:
         self._entries: OrderedDict[tuple, _Entry] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: tuple) -> _Entry | None:
+    def get(self, key: tuple) -> tuple[_Entry | None, str | None]:
+        """The entry for `key` and its payload's state (CURRENT or EXPIRED); (None, None) if none is usable."""
         entry = self._entries.get(key)
         if entry is None:
-            return None
-        if not entry.current():
+            return None, None
+        state = entry.payload.state()
+        if state not in (CURRENT, EXPIRED):
             with self._lock:
-                self._entries.pop(key, None)
-            return None
-        return entry
+                if self._entries.get(key) is entry:
+                    del self._entries[key]
+            return None, None
+        return entry, state
 
     def put(self, key: tuple, entry: _Entry) -> None:
         with self._lock:
@@ -105,6 +133,11 @@ def _storable(status: int, headers: dict[str, str]) -> bool:
     return vary <= _VARY_OK
 
 
+def _stored_for(slot: _Slot, identity: Identity) -> bool:
+    """A marked response Django produced for the kind of client the key names (not, say, one that fell back)."""
+    return slot.payload is not None and slot.identity == identity
+
+
 class ReplayWSGI:
     """WSGI wrapper around Django's application (see orchestrator_site/wsgi.py)."""
 
@@ -115,19 +148,22 @@ class ReplayWSGI:
     def __call__(self, environ, start_response):
         if environ["REQUEST_METHOD"] != "GET" or not _BYPASS_WSGI.isdisjoint(environ):
             return self.app(environ, start_response)
+        identity = client_identity(environ.get("HTTP_AUTHORIZATION"), environ.get("HTTP_COOKIE"))
+        if identity is None:
+            return self.app(environ, start_response)
         key = (orchestrator_settings(), environ.get("wsgi.url_scheme"), environ.get("HTTP_HOST"),
                environ.get("PATH_INFO"), environ.get("QUERY_STRING"), environ.get("HTTP_ACCEPT"),
-               environ.get("HTTP_ORIGIN"))
-        entry = self._store.get(key)
-        if entry is not None:
+               environ.get("HTTP_ORIGIN"), identity[0], is_loopback(environ.get("REMOTE_ADDR") or ""))
+        entry, state = self._store.get(key) if accepted_credentials.accepted(identity) else (None, None)
+        if state == CURRENT:
             if entry.not_modified(environ.get("HTTP_IF_NONE_MATCH"), environ.get("HTTP_IF_MODIFIED_SINCE")):
                 start_response("304 Not Modified", entry.not_modified_headers)
                 return []
             start_response("200 OK", entry.headers)
             return [entry.body]
-        return self._forward(key, environ, start_response)
+        return self._forward(key, identity, environ, start_response)
 
-    def _forward(self, key, environ, start_response):
+    def _forward(self, key, identity, environ, start_response):
         slot = _Slot()
         token = _slot.set(slot)
         seen = {}
@@ -140,7 +176,7 @@ class ReplayWSGI:
             result = self.app(environ, recording_start_response)
         finally:
             _slot.reset(token)
-        if slot.payload is None or "status" not in seen:
+        if not _stored_for(slot, identity) or "status" not in seen:
             return result
         status = int(seen["status"].split(" ", 1)[0])
         headers = seen["headers"]
@@ -162,6 +198,7 @@ class ReplayASGI:
     def __init__(self, app, *, maxsize: int = 512):
         self.app = app
         self._store = _Store(maxsize)
+        self._refreshing: dict[tuple, asyncio.Future] = {}
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["method"] != "GET":
@@ -169,11 +206,30 @@ class ReplayASGI:
         headers = dict(scope["headers"])
         if not _BYPASS_ASGI.isdisjoint(headers):
             return await self.app(scope, receive, send)
+        authorization, cookie = headers.get(b"authorization"), headers.get(b"cookie")
+        identity = client_identity(authorization and authorization.decode("latin-1"),
+                                   cookie and cookie.decode("latin-1"))
+        if identity is None:
+            return await self.app(scope, receive, send)
+        client = scope.get("client") or ("", 0)
         key = (orchestrator_settings(), scope.get("scheme"), headers.get(b"host"), scope["path"],
-               scope.get("query_string"), headers.get(b"accept"), headers.get(b"origin"))
-        entry = self._store.get(key)
-        if entry is None:
-            return await self._forward(key, scope, receive, send)
+               scope.get("query_string"), headers.get(b"accept"), headers.get(b"origin"), identity[0],
+               is_loopback(client[0] or ""))
+        if not accepted_credentials.accepted(identity):
+            return await self._forward(key, identity, scope, receive, send)
+        entry, state = self._store.get(key)
+        if state != CURRENT:
+            refreshing = self._refreshing.get(key)
+            if refreshing is None:
+                return await self._forward(key, identity, scope, receive, send)
+            if state != EXPIRED:  # the files changed: wait for the fresh answer rather than all asking Django
+                try:
+                    await asyncio.wait_for(asyncio.shield(refreshing), _REFRESH_WAIT_S)
+                except asyncio.TimeoutError:
+                    pass
+                entry, state = self._store.get(key)
+                if state != CURRENT:
+                    return await self.app(scope, receive, send)
         if_none_match, if_modified_since = headers.get(b"if-none-match"), headers.get(b"if-modified-since")
         if entry.not_modified(if_none_match and if_none_match.decode("latin-1"),
                               if_modified_since and if_modified_since.decode("latin-1")):
@@ -183,17 +239,20 @@ class ReplayASGI:
         await send({"type": "http.response.start", "status": 200, "headers": entry.headers})
         await send({"type": "http.response.body", "body": entry.body})
 
-    async def _forward(self, key, scope, receive, send):
+    async def _forward(self, key, identity, scope, receive, send):
         slot = _Slot()
         token = _slot.set(slot)
         state = {"record": False, "chunks": []}
+        refreshing = None
+        if key not in self._refreshing:
+            refreshing = self._refreshing[key] = asyncio.get_running_loop().create_future()
 
         async def recording_send(message):
             if message["type"] == "http.response.start":
                 # The view has run by now; only a marked, storable response is copied.
                 headers = {bytes(name).decode("latin-1").lower(): bytes(value).decode("latin-1")
                            for name, value in message.get("headers", [])}
-                state["record"] = slot.payload is not None and _storable(message["status"], headers)
+                state["record"] = _stored_for(slot, identity) and _storable(message["status"], headers)
                 state["start"] = message
             elif message["type"] == "http.response.body" and state["record"]:
                 state["chunks"].append(message.get("body", b""))
@@ -208,6 +267,9 @@ class ReplayASGI:
             await self.app(scope, receive, recording_send)
         finally:
             _slot.reset(token)
+            if refreshing is not None:
+                del self._refreshing[key]
+                refreshing.set_result(None)
 
 
 def _keep_on_304(name: str) -> bool:

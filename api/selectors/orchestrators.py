@@ -8,6 +8,7 @@ from orchestrator.clock import Clock, parse_iso, utc_now
 from orchestrator.errors import InvalidName, OrchestratorUnavailable
 from orchestrator.ipc import default_socket_path, send_command
 from orchestrator.layout import RepoLayout, check_instance_id
+from orchestrator.probes import StatusProber
 from orchestrator.registry import Instance, Registry, is_alive, is_stale
 
 from .plans import (PhaseSummary, PlanFiles, TaskInfo, parse_plan_file, phase_summary, plan_files, snapshot_from_plan,
@@ -91,6 +92,18 @@ def orchestrator_get(*, layout: RepoLayout, instance_id: str, clock: Clock = utc
     return _info(_instance(layout, instance_id), clock())
 
 
+def _ipc_status(socket_path: str, timeout: float) -> dict | None:
+    try:
+        reply = send_command(socket_path, "status", timeout=timeout)
+    except OrchestratorUnavailable:
+        return None
+    return None if "error" in reply else reply
+
+
+# One per process: every status read of an instance shares its latest reply (see orchestrator/probes.py).
+status_prober = StatusProber(_ipc_status)
+
+
 def _probe(instance: Instance, timeout: float) -> dict | None:
     """The instance's IPC `status` reply, or None if it does not answer a well-formed one in time.
 
@@ -98,10 +111,9 @@ def _probe(instance: Instance, timeout: float) -> dict | None:
     """
     try:
         socket_path = instance.socket_path or default_socket_path(instance.id)
-        reply = send_command(socket_path, "status", timeout=timeout)
-    except (OrchestratorUnavailable, InvalidName):
+    except InvalidName:
         return None
-    return None if "error" in reply else reply
+    return status_prober.reply(socket_path, timeout)
 
 
 def _state(instance: Instance, alive: bool, reply: dict | None) -> str:

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+from api.selectors.orchestrators import status_prober
 from orchestrator.errors import InvalidOrchestratorState, OrchestratorUnavailable
 from orchestrator.ipc import default_socket_path, send_command
 from orchestrator.layout import RepoLayout, check_instance_id
@@ -45,7 +46,10 @@ def _send(*, layout: RepoLayout, instance_id: str, ipc_timeout: float, command: 
             reason="process_gone",
         )
     socket_path = instance.socket_path or default_socket_path(instance_id)
-    reply = send_command(socket_path, command, payload, timeout=ipc_timeout)
+    try:
+        reply = send_command(socket_path, command, payload, timeout=ipc_timeout)
+    finally:
+        status_prober.forget(socket_path)  # whatever came of it, status reads ask the orchestrator again
     if "error" in reply:
         message = str(reply["error"])
         if reply.get("code") == InvalidOrchestratorState.code:

@@ -6,10 +6,11 @@ from rest_framework.views import APIView
 from api.selectors.health import health_get
 from api.serializers.health import HealthSerializer
 
-from .reads import fresh_read, repo_layout
+from .reads import live_read, repo_layout
 
 
 class HealthView(APIView):
     @extend_schema(summary="Liveness", tags=["Health"], responses={200: HealthSerializer})
     def get(self, request):
-        return fresh_read(request, HealthSerializer(health_get(layout=repo_layout())).data)
+        return live_read(request, key=("health",),
+                         compute=lambda: HealthSerializer(health_get(layout=repo_layout())).data)

@@ -11,7 +11,7 @@ from api.serializers.orchestrators import OrchestratorSerializer, OrchestratorSt
 
 from .commands import OrchestratorCommandsMixin
 from .docs import INSTANCE_ID
-from .reads import fresh_read, repo_layout
+from .reads import live_read, repo_layout
 
 _ERRORS = {400: BAD_NAME, 404: NOT_FOUND, 503: UNAVAILABLE}
 
@@ -26,7 +26,7 @@ _ERRORS = {400: BAD_NAME, 404: NOT_FOUND, 503: UNAVAILABLE}
 )
 @extend_schema(tags=["Orchestrators"])
 class OrchestratorViewSet(OrchestratorCommandsMixin, ViewSet):
-    """Registered orchestrator instances. Answers depend on the clock and live pids, so they are never reused.
+    """Registered orchestrator instances. Answers depend on the clock, live pids and IPC, so they are reused briefly.
 
     The commands (pause, resume, shutdown, skip-task, retry-task) come from OrchestratorCommandsMixin.
     """
@@ -35,10 +35,12 @@ class OrchestratorViewSet(OrchestratorCommandsMixin, ViewSet):
     lookup_value_regex = "[^/]+"
 
     def list(self, request):
-        return fresh_read(request, OrchestratorSerializer(orchestrator_list(layout=repo_layout()), many=True).data)
+        return live_read(request, key=("orchestrators",), compute=lambda: OrchestratorSerializer(
+            orchestrator_list(layout=repo_layout()), many=True).data)
 
     def retrieve(self, request, id: str):
-        return fresh_read(request, OrchestratorSerializer(orchestrator_get(layout=repo_layout(), instance_id=id)).data)
+        return live_read(request, key=("orchestrator", id), compute=lambda: OrchestratorSerializer(
+            orchestrator_get(layout=repo_layout(), instance_id=id)).data)
 
     @extend_schema(summary="Get an orchestrator's live status",
                    description="The seed's OrchestratorStatus with the plan's tasks and per-phase counts. `paused` "
@@ -47,6 +49,6 @@ class OrchestratorViewSet(OrchestratorCommandsMixin, ViewSet):
                    parameters=[INSTANCE_ID], responses={200: OrchestratorStatusSerializer, **_ERRORS})
     @action(detail=True, methods=["get"], url_path="status")
     def status(self, request, id: str):
-        state = orchestrator_status_get(layout=repo_layout(), instance_id=id,
-                                        ipc_timeout=orchestrator_settings().status_ipc_timeout)
-        return fresh_read(request, OrchestratorStatusSerializer(state).data)
+        timeout = orchestrator_settings().status_ipc_timeout
+        return live_read(request, key=("orchestrator-status", id), compute=lambda: OrchestratorStatusSerializer(
+            orchestrator_status_get(layout=repo_layout(), instance_id=id, ipc_timeout=timeout)).data)

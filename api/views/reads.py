@@ -1,6 +1,7 @@
-"""What every read view shares: rendered payloads reused by file state, ETag/Last-Modified and 304s."""
+"""What every read view shares: rendered payloads reused by file state (and age, for live ones), ETag/Last-Modified and 304s."""
 
 import json
+from typing import Any, Callable
 
 from django.http import HttpResponse
 from django.utils.cache import get_conditional_response
@@ -9,7 +10,7 @@ from rest_framework.response import Response
 
 from api.conf import orchestrator_settings
 from api.fastpath import mark_replayable
-from api.readcache import Compute, Payload, payloads, render
+from api.readcache import LIVE_TTL_S, Compute, Payload, payloads
 from orchestrator.layout import RepoLayout
 
 
@@ -24,14 +25,16 @@ def cached_read(request, *, key: tuple, compute: Compute):
     (404, 503 ...) are answered as usual and never cached.
     """
     payload = payloads.get(layout=repo_layout(), key=key, compute=compute)
-    if not orchestrator_settings().reads_require_auth:
-        mark_replayable(payload)  # open reads look the same to every anonymous client
+    mark_replayable(payload, request)  # reads look the same to every client allowed to make them
     return _respond(request, payload)
 
 
-def fresh_read(request, data):
-    """Answer data that depends on more than files (clock, pids, IPC): never reused, still conditional."""
-    return _respond(request, render(data, None))
+def live_read(request, *, key: tuple, compute: Callable[[], Any]):
+    """Answer data that depends on more than files (clock, pids, IPC): reused for LIVE_TTL_S at most."""
+    payload = payloads.get(layout=repo_layout(), key=("live", *key), compute=lambda: (compute(), None),
+                           ttl=LIVE_TTL_S)
+    mark_replayable(payload, request)
+    return _respond(request, payload)
 
 
 def _respond(request, payload: Payload):

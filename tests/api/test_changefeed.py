@@ -14,6 +14,7 @@ def feed(repo):
     repo.status("alpha")
     repo.finding("alpha", "1.1")
     repo.plan("old", archived=True)
+    repo.registry([])
     feed = ChangeFeed(layout_trees(repo.layout))
     assert feed.available
     yield feed
@@ -38,6 +39,7 @@ def test_reading_files_is_no_change(feed, repo):
     lambda repo: repo.plan("alpha", title="Edited in place"),
     lambda repo: repo.plan("new"),
     lambda repo: repo.plan("new-archived", archived=True),
+    lambda repo: repo.registry([repo.instance()]),  # live reads (orchestrators, health) depend on it
     lambda repo: os.unlink(repo.layout.plan_file("alpha", archived=False)),
     lambda repo: repo.status("alpha", states={"1.1": "completed"}),
     lambda repo: repo.finding("alpha", "1.2"),

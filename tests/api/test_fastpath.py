@@ -3,12 +3,20 @@
 import asyncio
 import io
 import json
+import time
 
 import pytest
 from django.core.asgi import get_asgi_application
 from django.core.wsgi import get_wsgi_application
 
+from django.contrib.sessions.models import Session
+from django.test import Client
+from rest_framework.authtoken.models import Token
+
 from api.fastpath import ReplayASGI, ReplayWSGI
+from api.readcache import LIVE_TTL_S
+
+from .conftest import make_user
 
 # Django's request_started handler touches the database connection, in the thread the request runs in.
 pytestmark = [pytest.mark.usefixtures("open_reads"), pytest.mark.django_db(transaction=True)]
@@ -110,12 +118,13 @@ def test_query_accept_and_origin_are_part_of_the_key(wsgi, django_wsgi, repo):
     assert django_wsgi.calls == 3
 
 
-def test_html_credentials_preconditions_and_other_methods_always_reach_django(wsgi, django_wsgi, repo):
+def test_html_unknown_credentials_preconditions_and_other_methods_always_reach_django(wsgi, django_wsgi, repo):
     repo.status("alpha")
     requests = [
         {"HTTP_ACCEPT": "text/html"},
-        {"HTTP_COOKIE": "sessionid=abc"},
-        {"HTTP_AUTHORIZATION": "Token abc"},
+        {"HTTP_COOKIE": "sessionid=abc"},       # no such session: Django answers as to anyone anonymous
+        {"HTTP_AUTHORIZATION": "Token abc"},    # no such token: 401
+        {"HTTP_AUTHORIZATION": "Basic YTpi"},   # not a scheme the replay knows
         {"HTTP_IF_MATCH": '"stale"'},
         {"method": "HEAD"},
     ]
@@ -126,14 +135,39 @@ def test_html_credentials_preconditions_and_other_methods_always_reach_django(ws
     assert django_wsgi.calls == 2 * len(requests)
 
 
-@pytest.mark.parametrize("path", ["/api/plans/nope", "/health", "/api/orchestrators", "/api/plans/%2e%2e"])
-def test_errors_and_answers_that_depend_on_more_than_files_are_never_replayed(wsgi, django_wsgi, repo, path):
+@pytest.mark.parametrize("path", ["/api/plans/nope", "/api/plans/%2e%2e", "/api/orchestrators/orch-9"])
+def test_errors_are_never_replayed(wsgi, django_wsgi, repo, path):
     repo.status("alpha")
 
     call(wsgi, path)
     call(wsgi, path)
 
     assert django_wsgi.calls == 2
+
+
+@pytest.mark.parametrize("path", ["/health", "/api/orchestrators", "/api/orchestrators/orch-1700000000000",
+                                  "/api/orchestrators/orch-1700000000000/status"])
+def test_live_answers_are_replayed_only_while_young(wsgi, django_wsgi, repo, path, monkeypatch):
+    repo.status("alpha")
+    repo.registry([repo.instance(status="stopped")])
+
+    assert call(wsgi, path) == call(wsgi, path)
+    assert django_wsgi.calls == 1
+
+    later = time.monotonic() + LIVE_TTL_S
+    monkeypatch.setattr(time, "monotonic", lambda: later)
+    call(wsgi, path)
+    call(wsgi, path)
+    assert django_wsgi.calls == 2
+
+
+def test_a_registry_change_sends_the_next_live_read_to_django(wsgi, django_wsgi, repo):
+    repo.registry([])
+    assert json.loads(call(wsgi, "/api/orchestrators")[2]) == []
+
+    repo.registry([repo.instance(status="stopped")])
+
+    assert len(json.loads(call(wsgi, "/api/orchestrators")[2])) == 1 and django_wsgi.calls == 2
 
 
 def test_nothing_is_replayed_when_reads_need_a_login(wsgi, django_wsgi, repo, settings):
@@ -143,6 +177,92 @@ def test_nothing_is_replayed_when_reads_need_a_login(wsgi, django_wsgi, repo, se
     statuses = [call(wsgi, "/api/plans")[0] for _ in range(2)]
 
     assert statuses[0] in (401, 403) and django_wsgi.calls == 2
+
+
+@pytest.fixture
+def user_token(db):
+    user = make_user("reader")
+    return user, Token.objects.create(user=user).key
+
+
+def session_cookie(user) -> str:
+    client = Client()
+    client.force_login(user)
+    return f"csrftoken={'a' * 32}; sessionid={client.cookies['sessionid'].value}"  # as a browser holds them
+
+
+def test_a_token_just_accepted_is_replayed_to_until_deleted(wsgi, django_wsgi, repo, user_token):
+    repo.status("alpha")
+    user, key = user_token
+
+    first = call(wsgi, "/api/plans/alpha/tasks", HTTP_AUTHORIZATION=f"Token {key}")
+    second = call(wsgi, "/api/plans/alpha/tasks", HTTP_AUTHORIZATION=f"Token {key}")
+    assert first == second and first[0] == 200 and django_wsgi.calls == 1
+
+    Token.objects.filter(key=key).delete()
+    assert call(wsgi, "/api/plans/alpha/tasks", HTTP_AUTHORIZATION=f"Token {key}")[0] == 401
+    assert django_wsgi.calls == 2
+
+
+def test_a_token_is_forgotten_when_its_user_changes(wsgi, django_wsgi, repo, user_token):
+    repo.status("alpha")
+    user, key = user_token
+    call(wsgi, "/api/plans", HTTP_AUTHORIZATION=f"Token {key}")
+
+    user.is_active = False
+    user.save()
+
+    assert call(wsgi, "/api/plans", HTTP_AUTHORIZATION=f"Token {key}")[0] == 401 and django_wsgi.calls == 2
+
+
+def test_another_token_is_checked_by_django_before_it_shares_the_entry(wsgi, django_wsgi, repo, user_token):
+    repo.status("alpha")
+    _, key = user_token
+    other = Token.objects.create(user=make_user("other")).key
+    call(wsgi, "/api/plans", HTTP_AUTHORIZATION=f"Token {key}")
+
+    call(wsgi, "/api/plans", HTTP_AUTHORIZATION=f"Token {other}")
+    call(wsgi, "/api/plans", HTTP_AUTHORIZATION=f"Token {other}")
+
+    assert django_wsgi.calls == 2
+
+
+def test_a_session_is_replayed_to_until_logout(wsgi, django_wsgi, repo, user_token):
+    repo.status("alpha")
+    user, _ = user_token
+    cookie = session_cookie(user)
+
+    assert call(wsgi, "/api/plans", HTTP_COOKIE=cookie)[0] == 200
+    call(wsgi, "/api/plans", HTTP_COOKIE=cookie)
+    assert django_wsgi.calls == 1
+
+    session_key = cookie.rsplit("=", 1)[1]
+    Session.objects.filter(session_key=session_key).delete()  # what logout and clearsessions do
+    call(wsgi, "/api/plans", HTTP_COOKIE=cookie)
+    assert django_wsgi.calls == 2
+
+
+def test_signed_in_reads_are_replayed_where_anonymous_ones_are_refused(wsgi, django_wsgi, repo, user_token,
+                                                                          settings):
+    repo.status("alpha")
+    settings.ORCHESTRATOR = {**settings.ORCHESTRATOR, "READS_REQUIRE_AUTH": "1"}
+    _, key = user_token
+
+    statuses = [call(wsgi, "/api/plans/alpha", HTTP_AUTHORIZATION=f"Token {key}")[0] for _ in range(2)]
+    assert statuses == [200, 200] and django_wsgi.calls == 1
+
+    assert call(wsgi, "/api/plans/alpha")[0] in (401, 403) and django_wsgi.calls == 2
+
+
+def test_the_kind_of_client_and_connection_are_part_of_the_key(wsgi, django_wsgi, repo, user_token):
+    repo.status("alpha")
+    _, key = user_token
+    for _ in range(2):
+        call(wsgi, "/api/plans", REMOTE_ADDR="127.0.0.1")
+        call(wsgi, "/api/plans", REMOTE_ADDR="192.0.2.7")
+        call(wsgi, "/api/plans", REMOTE_ADDR="127.0.0.1", HTTP_AUTHORIZATION=f"Token {key}")
+
+    assert django_wsgi.calls == 3
 
 
 def test_another_repository_root_is_another_entry(wsgi, django_wsgi, repo, settings, tmp_path_factory):
@@ -166,30 +286,31 @@ class CountingASGI:
         await self.app(scope, receive, send)
 
 
-def asgi_call(app, path, **headers):
+async def asgi_request(app, path, **headers):
     """(status, headers by lower-case name, body) of one ASGI HTTP request."""
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
              "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
              "headers": [(b"host", b"localhost"), *((k.encode(), v.encode()) for k, v in headers.items())],
              "client": ("127.0.0.1", 1234), "server": ("localhost", 80)}
     messages = []
+    requested = asyncio.Event()
 
-    async def run():
-        requested = asyncio.Event()
+    async def receive():
+        if not requested.is_set():
+            requested.set()
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await asyncio.sleep(3600)
 
-        async def receive():
-            if not requested.is_set():
-                requested.set()
-                return {"type": "http.request", "body": b"", "more_body": False}
-            await asyncio.sleep(3600)
-
-        async def send(message):
-            messages.append(message)
-        await asyncio.wait_for(app(scope, receive, send), timeout=10)
-    asyncio.run(run())
+    async def send(message):
+        messages.append(message)
+    await asyncio.wait_for(app(scope, receive, send), timeout=10)
     start = messages[0]
     return (start["status"], {bytes(k).decode().lower(): bytes(v).decode() for k, v in start["headers"]},
             b"".join(m.get("body", b"") for m in messages[1:]))
+
+
+def asgi_call(app, path, **headers):
+    return asyncio.run(asgi_request(app, path, **headers))
 
 
 def test_asgi_replays_until_a_file_changes(repo):
@@ -219,3 +340,19 @@ def test_asgi_passes_errors_and_credentials_through(repo):
         assert asgi_call(app, "/api/plans/alpha", authorization="Token nope")[0] in (401, 403)
 
     assert django_asgi.calls == 4
+
+
+def test_asgi_requests_after_a_change_wait_for_one_trip_to_django(repo):
+    repo.status("alpha")
+    django_asgi = CountingASGI()
+    app = ReplayASGI(django_asgi)
+    asgi_call(app, "/api/plans/alpha/tasks")
+    repo.status("alpha", states={"1.1": "completed"})
+
+    async def many():
+        return await asyncio.gather(*(asgi_request(app, "/api/plans/alpha/tasks") for _ in range(5)))
+    answers = asyncio.run(many())
+
+    assert django_asgi.calls == 2
+    assert len({body for _, _, body in answers}) == 1 and answers[0][0] == 200
+    assert json.loads(answers[0][2])[0]["status"] == "completed"
