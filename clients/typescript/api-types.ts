@@ -53,7 +53,7 @@ export interface paths {
         };
         /**
          * Get an orchestrator
-         * @description Registered orchestrator instances. Answers depend on the clock and live pids, so they are never reused.
+         * @description Registered orchestrator instances. Answers depend on the clock, live pids and IPC, so they are reused briefly.
          *
          *     The commands (pause, resume, shutdown, skip-task, retry-task) come from OrchestratorCommandsMixin.
          */
