@@ -67,7 +67,7 @@ class Server:
     def __init__(self, root, *, redis_url: str | None = None, heartbeat_s: float | None = 30.0,
                  extra_env: dict | None = None, secret_key: str = "bench-secret-key-not-for-production",
                  database: str = "bench.sqlite3", log_level: str | None = "WARNING", verbosity: str | None = "0",
-                 start_timeout: float = 30.0, daphne_args: tuple[str, ...] = ()):
+                 start_timeout: float = 30.0, daphne_args: tuple[str, ...] = (), via_serve: bool = False):
         self.port = free_port()
         self.log_path = Path(root) / f"daphne-{self.port}.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "ORCHESTRATOR_", "REDIS_"))}
@@ -83,10 +83,12 @@ class Server:
             **({"REDIS_URL": redis_url} if redis_url else {}),
             **(extra_env or {}),
         })
+        # `manage.py serve` (what users run) also starts the embedded bridge with the reactor.
+        command = ([sys.executable, "manage.py", "serve", "--port", str(self.port)] if via_serve else
+                   [sys.executable, "-m", "daphne", *(["-v", verbosity] if verbosity is not None else []),
+                    *daphne_args, "-b", "127.0.0.1", "-p", str(self.port), "orchestrator_site.asgi:application"])
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", *(["-v", verbosity] if verbosity is not None else []), *daphne_args,
-             "-b", "127.0.0.1", "-p", str(self.port), "orchestrator_site.asgi:application"],
-            env=env, cwd=PROJECT, stdout=subprocess.DEVNULL, stderr=open(self.log_path, "wb"))
+            command, env=env, cwd=PROJECT, stdout=subprocess.DEVNULL, stderr=open(self.log_path, "wb"))
         deadline = time.monotonic() + start_timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

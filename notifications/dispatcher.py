@@ -13,6 +13,7 @@ another process, once a dead sender's lease runs out) picks them up.
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -59,7 +60,8 @@ class Dispatcher:
         self._pool: ThreadPoolExecutor | None = None
         self._client = None
         self._dropped = 0
-        self._unhandled = 0  # queued items not yet handled (idle())
+        self._backlog: list[tuple] = []  # taken off the queue, not yet handled
+        self._unhandled = 0  # queued or backlogged items (idle())
         self._count_lock = threading.Lock()
 
     # -- called from other threads ---------------------------------------------------------
@@ -71,6 +73,7 @@ class Dispatcher:
         self._pool = ThreadPoolExecutor(self._senders, thread_name_prefix="webhook-send")
         self._thread = threading.Thread(target=self._run, name="webhook-dispatch", daemon=True)
         self._thread.start()
+        logger.info("Webhook dispatcher started (pid %d)", os.getpid())
 
     @property
     def running(self) -> bool:
@@ -141,21 +144,35 @@ class Dispatcher:
         return min(POLL_S, max(0.0, (due - self._clock()).total_seconds()))
 
     def _step(self, wait_s: float) -> None:
-        items = []
+        """Handle what is queued, oldest first, then hand due deliveries to the senders. An item whose
+        handling hit a database error stays first in the backlog for the next step: an event taken off
+        the queue is filed eventually, an attempt recorded eventually."""
+        if not self._backlog:
+            try:
+                self._backlog.append(self._inbox.get(timeout=wait_s))
+            except queue.Empty:
+                pass
+        while True:
+            try:
+                self._backlog.append(self._inbox.get_nowait())
+            except queue.Empty:
+                break
+        handled = 0
         try:
-            items.append(self._inbox.get(timeout=wait_s))
-            while True:
-                items.append(self._inbox.get_nowait())
-        except queue.Empty:
-            pass
-        try:
-            for item in items:
-                self._handle(*item)
+            while self._backlog:
+                try:
+                    self._handle(*self._backlog[0])
+                except DatabaseError:
+                    raise
+                except Exception:
+                    logger.exception("Webhook dispatcher dropped %s", self._backlog[0][0])
+                self._backlog.pop(0)
+                handled += 1
             self._dispatch_due()
         finally:
             # Only now: until the due deliveries are handed to senders, this process is not idle.
             with self._count_lock:
-                self._unhandled -= len(items)
+                self._unhandled -= handled
 
     def _handle(self, what: str, payload) -> None:
         if what == "event":

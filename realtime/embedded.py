@@ -60,6 +60,17 @@ async def ensure_bridge() -> EventBridge | None:
     return entry[0]
 
 
+def start_with_reactor() -> None:
+    """Start the bridge as soon as daphne's reactor runs, not with the first stream client, where
+    webhooks are on: they must fire while nobody has a dashboard open (notifications)."""
+    if not (bridge_wanted() and orchestrator_settings().webhooks):
+        return
+    from daphne.server import twisted_loop
+    from twisted.internet import reactor
+
+    reactor.callWhenRunning(lambda: twisted_loop.create_task(ensure_bridge()))
+
+
 async def stop_bridge() -> None:
     """Stop this loop's bridge (tests; a server stops it with its loop)."""
     entry = _bridges().pop(asyncio.get_running_loop(), None)

@@ -50,6 +50,9 @@ class EmbeddedServer:
 
         from orchestrator_site.asgi import application
 
+        from .embedded import start_with_reactor
+
+        start_with_reactor()
         ready = threading.Event()
         self._server = Server(
             application=application,

@@ -3,6 +3,7 @@
 import pytest
 
 from notifications.observer import dispatcher_stop
+from tests.realtime.conftest import redis_server  # noqa: F401  (a real redis-server, for test_processes)
 
 from .receiver import Receiver
 

@@ -30,5 +30,8 @@ class Command(BaseCommand):
             return
         from daphne.cli import CommandLineInterface
 
+        from realtime.embedded import start_with_reactor
+
+        start_with_reactor()
         self.stdout.write(f"Serving on http://{address}:{port}/ (daphne; Ctrl-C stops)")
         CommandLineInterface().run(["--bind", host, "--port", str(port), "orchestrator_site.asgi:application"])
