@@ -18,8 +18,12 @@ from api.models import IdempotencyRecord
 # table stays small; expired keys may be reused.
 KEY_TTL = timedelta(hours=24)
 MAX_KEY_LENGTH = 200
-# A reservation whose command never finished (status 0) belongs to a request still running.
+# A reservation whose command never finished (status 0) belongs to a request still running...
 PENDING = 0
+# ...unless it is older than this: no command runs that long (IPC and lock deadlines are a few
+# seconds), so its request died with its server (SIGKILL, OOM, power) and will never answer.
+# A retry then takes the key over instead of getting 409 until KEY_TTL.
+RESERVATION_TIMEOUT = timedelta(seconds=60)
 
 
 class IdempotencyKeyInvalid(APIException):
@@ -40,7 +44,10 @@ class IdempotencyKeyReused(APIException):
 class IdempotencyKeyInProgress(APIException):
     status_code = status.HTTP_409_CONFLICT
     default_code = "idempotency_key_in_progress"
-    default_detail = "A request with this Idempotency-Key is still being processed; retry shortly."
+    default_detail = (
+        "A request with this Idempotency-Key is still being processed; retry shortly (a request that "
+        f"never answers releases its key after {RESERVATION_TIMEOUT.seconds} s)."
+    )
 
 
 @dataclass(frozen=True)
@@ -92,7 +99,15 @@ def idempotency_reserve(
     if record.request_fingerprint != fingerprint:
         raise IdempotencyKeyReused()
     if record.status_code == PENDING:
-        raise IdempotencyKeyInProgress()
+        if record.created_at > timezone.now() - RESERVATION_TIMEOUT:
+            raise IdempotencyKeyInProgress()
+        # Renewing the abandoned reservation is the claim: of several retries, one update wins.
+        taken = IdempotencyRecord.objects.filter(
+            pk=record.pk, status_code=PENDING, created_at=record.created_at
+        ).update(created_at=timezone.now())
+        if taken:
+            return None
+        return idempotency_reserve(user=user, key=key, path=path, fingerprint=fingerprint)
     return StoredAnswer(status_code=record.status_code, body=record.response_body)
 
 

@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from api.models import AuditEntry, IdempotencyRecord
+from api.services.idempotency import RESERVATION_TIMEOUT
 from orchestrator.ipc import IPCServer
 from tests.api.conftest import ScriptedOrchestrator, make_user, token_client
 
@@ -111,6 +112,21 @@ def test_a_key_whose_first_request_is_still_running_is_409(orchestrator, control
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "idempotency_key_in_progress"
     assert len(orchestrator.commands) == 1
+
+
+def test_a_reservation_left_by_a_killed_server_is_taken_over_after_the_timeout(orchestrator, control_client):
+    # Found in the red-team pass: a server SIGKILLed mid-command leaves its reservation at status 0,
+    # and every retry with that key got 409 for 24 hours. This is the row such a crash leaves.
+    control_client.post(PAUSE, HTTP_IDEMPOTENCY_KEY="crashed")
+    IdempotencyRecord.objects.filter(key="crashed").update(
+        status_code=0, response_body={}, created_at=timezone.now() - RESERVATION_TIMEOUT - timedelta(seconds=1))
+
+    retried = control_client.post(PAUSE, HTTP_IDEMPOTENCY_KEY="crashed")
+    replayed = control_client.post(PAUSE, HTTP_IDEMPOTENCY_KEY="crashed")
+
+    assert retried.status_code == 200 and not retried.has_header("Idempotent-Replayed")
+    assert replayed.status_code == 200 and replayed["Idempotent-Replayed"] == "true"
+    assert len(orchestrator.commands) == 2  # the lost first request, then the retry that took over
 
 
 def test_an_expired_key_may_be_used_again(orchestrator, control_client):
