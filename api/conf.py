@@ -46,6 +46,12 @@ DEFAULTS = {
     "WEBHOOK_DISABLE_AFTER": 5,
     # POSTs in flight at once per process.
     "WEBHOOK_SENDERS": 4,
+    # Agent argv template for the orchestrators POST /api/orchestrators starts (as `orchestrate
+    # --agent-cmd`); "" leaves the choice to `orchestrate` (Claude Code, else the scripted agent).
+    # Server configuration only: a request never names a command to run.
+    "AGENT_CMD": "",
+    # Seconds a start waits for the new orchestrator to register (or a dry run to finish).
+    "START_TIMEOUT": 30.0,
 }
 
 
@@ -67,6 +73,8 @@ class OrchestratorSettings:
     webhook_retry_for_s: float
     webhook_disable_after: int
     webhook_senders: int
+    agent_cmd: str
+    start_timeout: float
 
     @property
     def layout(self) -> RepoLayout:
@@ -105,6 +113,8 @@ def orchestrator_settings() -> OrchestratorSettings:
         webhook_retry_for_s=float(raw["WEBHOOK_RETRY_FOR_S"]),
         webhook_disable_after=int(raw["WEBHOOK_DISABLE_AFTER"]),
         webhook_senders=int(raw["WEBHOOK_SENDERS"]),
+        agent_cmd=str(raw["AGENT_CMD"] or "").strip(),
+        start_timeout=float(raw["START_TIMEOUT"]),
     )
 
 

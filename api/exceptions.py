@@ -35,6 +35,9 @@ STATUS_BY_ERROR: dict[type[errors.OrchestratorError], int] = {
     errors.StatusFileCorrupt: status.HTTP_503_SERVICE_UNAVAILABLE,
     errors.RegistryUnavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
     errors.LockTimeout: status.HTTP_503_SERVICE_UNAVAILABLE,
+    errors.AgentUnavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
+    # The orchestrator process is the server's upstream here: it ran, and failed.
+    errors.StartFailed: status.HTTP_502_BAD_GATEWAY,
 }
 
 

@@ -81,3 +81,13 @@ class LockTimeout(OrchestratorError):
 class FrameError(OrchestratorError):
     code = "frame_error"
     default_message = "Malformed IPC frame."
+
+
+class AgentUnavailable(OrchestratorError):
+    code = "agent_unavailable"
+    default_message = "The configured agent command cannot be found on this server."
+
+
+class StartFailed(OrchestratorError):
+    code = "start_failed"
+    default_message = "The orchestrator did not start."

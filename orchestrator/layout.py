@@ -92,6 +92,10 @@ class RepoLayout:
         base = self.transcripts_dir(name, archived=archived)
         return self.contained(base / check_task_id(task_id), base)
 
+    def logs_dir(self, name: str) -> Path:
+        """Output of the orchestrators the server started for the plan, one file per run."""
+        return self._output(name, "logs", archived=False)
+
     def _output(self, name: str, entry: str, *, archived: bool) -> Path:
         base = self.archived_outputs_dir if archived else self.outputs_dir
         return self.contained(self.output_dir(name, archived=archived) / entry, base)

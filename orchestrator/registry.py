@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable, TypeVar
 
 from .clock import Clock, iso, parse_iso, utc_now
-from .errors import InstanceNotFound, InvalidRequest, RegistryUnavailable
+from .errors import InstanceNotFound, InvalidOrchestratorState, InvalidRequest, RegistryUnavailable
 from .fileio import IdentityCache, atomic_write, existing_mode, locked
 
 T = TypeVar("T")
@@ -151,6 +151,26 @@ class Registry:
             removed = len(kept) != len(entries)
             entries[:] = kept
             return removed
+        return self._write(change)
+
+    def remove_finished(self, instance_id: str) -> Instance:
+        """Drop the entry of an instance that no longer works (stopped, crashed, or whose pid is gone).
+
+        Decided under the lock, so an instance cannot come back to life between the check and the
+        removal. InstanceNotFound, or InvalidOrchestratorState for a live one.
+        """
+        def change(entries: list) -> Instance:
+            for index, entry in enumerate(entries):
+                instance = _entry_to_instance(entry) if _has_id(entry, instance_id) else None
+                if instance is None:
+                    continue
+                if instance.status in ("running", "stopping") and is_alive(instance):
+                    raise InvalidOrchestratorState(
+                        f"{instance_id} is {instance.status} (pid {instance.pid}): shut it down before clearing it.",
+                        instance_id=instance_id, state=instance.status)
+                del entries[index]
+                return instance
+            raise InstanceNotFound(f"No orchestrator instance {instance_id}.", instance_id=instance_id)
         return self._write(change)
 
     def cleanup_dead(self) -> list[Instance]:

@@ -259,6 +259,8 @@ ORCHESTRATOR = {
     "WS_QUEUE_SIZE": 256,
     "EMBEDDED_BRIDGE": os.environ.get("ORCHESTRATOR_EMBEDDED_BRIDGE", ""),
     "WEBHOOKS": os.environ.get("ORCHESTRATOR_WEBHOOKS", "1"),
+    "AGENT_CMD": os.environ.get("ORCHESTRATOR_AGENT_CMD", ""),
+    "START_TIMEOUT": float(os.environ.get("ORCHESTRATOR_START_TIMEOUT", "30")),
 }
 
 LOGGING = {

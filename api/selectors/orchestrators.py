@@ -104,6 +104,11 @@ def _ipc_status(socket_path: str, timeout: float) -> dict | None:
 status_prober = StatusProber(_ipc_status)
 
 
+def orchestrator_info(*, instance: Instance, clock: Clock = utc_now) -> OrchestratorInfo:
+    """An entry a service already holds (one it just registered or removed), as the reads show it."""
+    return _info(instance, clock())
+
+
 def _probe(instance: Instance, timeout: float) -> dict | None:
     """The instance's IPC `status` reply, or None if it does not answer a well-formed one in time.
 

@@ -1,5 +1,8 @@
-"""Request and response bodies of the command endpoints (pause, resume, shutdown, skip, retry)."""
+"""Request and response bodies of the command endpoints (start, pause, resume, shutdown, skip, retry)."""
 
+import math
+
+from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
 from rest_framework import serializers
 
 from .plans import TaskInfoSerializer
@@ -54,3 +57,32 @@ class TaskChangeSerializer(serializers.Serializer):
     status_etag = serializers.CharField(
         source="snapshot.etag", help_text="The status file's new ETag (also the ETag header), for the next If-Match."
     )
+
+
+@extend_schema_serializer(examples=[
+    OpenApiExample("Start with defaults", value={"plan": "alpha"}, request_only=True),
+    OpenApiExample("Start with options", request_only=True,
+                   value={"plan": "alpha", "max_iterations": 10, "timeout": 900, "max_retries": 1}),
+    OpenApiExample("Dry run", value={"plan": "alpha", "dry_run": True}, request_only=True),
+])
+class StartRequestSerializer(serializers.Serializer):
+    """The options of `manage.py orchestrate`; the agent command is the server's (ORCHESTRATOR_AGENT_CMD)."""
+
+    plan = serializers.CharField(max_length=200, help_text="A plan name under docs/plans (as in /api/plans/{name}).")
+    max_iterations = serializers.IntegerField(required=False, min_value=1, max_value=10_000,
+                                              help_text="Agent runs before the orchestrator stops (default 50).")
+    timeout = serializers.FloatField(required=False, min_value=0, max_value=86_400,
+                                     help_text="Seconds per agent run; 0 for none (default 600).")
+    max_retries = serializers.IntegerField(required=False, min_value=0, max_value=100,
+                                           help_text="Automatic re-runs of a failed task (default 2).")
+    dry_run = serializers.BooleanField(required=False, default=False,
+                                       help_text="Print the tasks a run would take; start nothing.")
+
+    def validate(self, attrs):
+        unknown = sorted(set(self.initial_data) - set(self.fields))
+        if unknown:
+            # Silently ignoring e.g. "agent_cmd" would let a client think it chose what runs.
+            raise serializers.ValidationError({name: ["Unknown option."] for name in unknown})
+        if "timeout" in attrs and not math.isfinite(attrs["timeout"]):
+            raise serializers.ValidationError({"timeout": ["Must be a finite number."]})
+        return attrs

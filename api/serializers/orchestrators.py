@@ -65,3 +65,24 @@ class OrchestratorStatusSerializer(CountsMixin):
     status_etag = serializers.CharField(
         allow_null=True, help_text="Version of the plan's status.json; send it as If-Match with skip-task or "
                                    "retry-task to refuse acting on a stale view. Null without a status file.")
+
+
+_STARTED = {**_INSTANCE, "log_file": "docs/plan-outputs/alpha/logs/orch-1766815688574.log"}
+
+
+@extend_schema_serializer(examples=[OpenApiExample("Started", value=_STARTED, response_only=True)])
+class StartedOrchestratorSerializer(OrchestratorSerializer):
+    log_file = serializers.CharField(
+        help_text="The orchestrator's output (stdout and stderr), relative to the repository root: "
+                  "docs/plan-outputs/<plan>/logs/<id>.log.")
+
+
+@extend_schema_serializer(examples=[OpenApiExample("Dry run", response_only=True, value={
+    "plan": "alpha", "dry_run": True, "exit_code": 0, "log_file": "docs/plan-outputs/alpha/logs/start-1766815688574.log",
+    "output": "Dry run of docs/plans/alpha.md: 3 of 4 tasks would run, at most 50 agent runs.\n  1.2 Add the route\n"})])
+class DryRunSerializer(serializers.Serializer):
+    plan = serializers.CharField()
+    dry_run = serializers.BooleanField()
+    exit_code = serializers.IntegerField()
+    output = serializers.CharField(help_text="What `orchestrate --dry-run` printed: the tasks a run would take.")
+    log_file = serializers.CharField()

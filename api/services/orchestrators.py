@@ -1,8 +1,9 @@
-"""Pause, resume and shut down an orchestrator over its IPC socket, with a deadline so no worker ever hangs."""
+"""Pause, resume and shut down an orchestrator over its IPC socket (with a deadline so no worker ever hangs);
+clear a finished one from the registry."""
 
 from dataclasses import dataclass
 
-from api.selectors.orchestrators import status_prober
+from api.selectors.orchestrators import OrchestratorInfo, orchestrator_info, status_prober
 from orchestrator.errors import InvalidOrchestratorState, OrchestratorUnavailable
 from orchestrator.ipc import default_socket_path, send_command
 from orchestrator.layout import RepoLayout, check_instance_id
@@ -66,3 +67,8 @@ def _send(*, layout: RepoLayout, instance_id: str, ipc_timeout: float, command: 
         message=str(reply.get("message") or ""),
         state=reply.get("state"),
     )
+
+
+def orchestrator_clear(*, layout: RepoLayout, instance_id: str) -> OrchestratorInfo:
+    """Remove a finished instance's registry entry (its status file, findings and journal stay)."""
+    return orchestrator_info(instance=Registry(layout.registry_path).remove_finished(check_instance_id(instance_id)))

@@ -3,8 +3,9 @@
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 
-from api.serializers.commands import CommandAckSerializer, TaskChangeSerializer
+from api.serializers.commands import CommandAckSerializer, StartRequestSerializer, TaskChangeSerializer
 from api.serializers.errors import ErrorSerializer
+from api.serializers.orchestrators import DryRunSerializer, OrchestratorSerializer, StartedOrchestratorSerializer
 
 from .docs import INSTANCE_ID, PLAN_NAME, TASK_ID
 
@@ -185,4 +186,68 @@ def plan_task_command_schema(verb: str, *, request=None):
         request=request,
         parameters=[PLAN_NAME, TASK_ID, IDEMPOTENCY_KEY, IF_MATCH],
         responses=_task_responses(verb),
+    )
+
+
+def start_command_schema():
+    """POST /api/orchestrators."""
+    return extend_schema(
+        tags=["Commands"],
+        summary="Start an orchestrator for a plan",
+        description="Runs `manage.py orchestrate <plan>` as a process of its own session: it keeps running when "
+        "the server stops or restarts, writes its output to docs/plan-outputs/<plan>/logs/<id>.log and "
+        "registers like any orchestrator. Answers 201 once it has registered (within "
+        "ORCHESTRATOR_START_TIMEOUT), or the reason it did not start with the tail of its output. The agent "
+        "is the server's (ORCHESTRATOR_AGENT_CMD), never the request's. One start per plan at a time: of two "
+        "simultaneous starts one wins and the other gets 409. With `dry_run` the answer is 200 with what a "
+        "run would do. Needs the `api.start_orchestrator` permission; every call is audited.",
+        request=StartRequestSerializer,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={
+            201: OpenApiResponse(StartedOrchestratorSerializer, description="Started and registered; `Location` "
+                                 "names the new instance."),
+            200: OpenApiResponse(DryRunSerializer, description="Dry run: nothing was started."),
+            400: _error(400, "invalid", "Invalid input.", "Bad options, or an option the API does not take.",
+                        {"fields": {"agent_cmd": ["Unknown option."]}}),
+            **COMMON_ERRORS,
+            403: _error(403, "permission_denied", "You need the 'start orchestrator' permission to start a plan.",
+                        "Authenticated without the `api.start_orchestrator` permission, or a session POST "
+                        "without a CSRF token."),
+            404: _error(404, "plan_not_found", "No plan named 'nope'.", "No such plan.", {"name": "nope"}),
+            409: _error(409, "invalid_orchestrator_state",
+                        "orch-1766815688574 (pid 41233) is already running docs/plans/alpha.md.",
+                        "A live orchestrator runs the plan (named in `details`), or the plan is archived.",
+                        {"instance_id": "orch-1766815688574"}),
+            502: _error(502, "start_failed", "The orchestrator exited (1) before it registered.",
+                        "The orchestrator process failed to start; `output_tail` is the end of its output.",
+                        {"exit_code": 1, "output_tail": "CommandError: Plan has no tasks.\n",
+                         "log": "docs/plan-outputs/alpha/logs/start-1766815688574.log"}),
+            503: _error(503, "agent_unavailable", "The server's agent program 'claude' is not installed or not on "
+                        "PATH; ask the server's operator to install it or change ORCHESTRATOR_AGENT_CMD.",
+                        "The configured agent is missing, or another start of the plan holds the start lock "
+                        "too long (`lock_timeout`).", {"program": "claude"}),
+        },
+    )
+
+
+def clear_command_schema():
+    """DELETE /api/orchestrators/{id}."""
+    return extend_schema(
+        tags=["Commands"],
+        summary="Clear a finished orchestrator",
+        description="Removes a stopped or crashed instance (or one whose process is gone) from "
+        ".claude/orchestrator-registry.json, under the registry's lock; other entries and keys stay as they "
+        "are. The plan's status, findings and logs stay. Needs the `api.control_orchestrator` permission; "
+        "every call is audited.",
+        parameters=[INSTANCE_ID, IDEMPOTENCY_KEY],
+        responses={
+            200: OpenApiResponse(OrchestratorSerializer, description="The entry as it was when removed."),
+            400: _error(400, "invalid_name", "Malformed instance id: '..'.", "Malformed id."),
+            **COMMON_ERRORS,
+            404: _error(404, "instance_not_found", "No orchestrator instance orch-1.", "No such instance.",
+                        {"instance_id": "orch-1"}),
+            409: _error(409, "invalid_orchestrator_state",
+                        "orch-1766815688574 is running (pid 41233): shut it down before clearing it.",
+                        "The instance is live.", {"instance_id": "orch-1766815688574", "state": "running"}),
+        },
     )

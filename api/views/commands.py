@@ -13,24 +13,34 @@ from rest_framework.serializers import Serializer
 
 from api.conf import orchestrator_settings
 from api.models import AuditEntry
-from api.permissions import CanControl
+from api.permissions import CanControl, CanStart
 from api.serializers.commands import (
     CommandAckSerializer,
     PlanTaskSkipRequestSerializer,
     RetryTaskRequestSerializer,
     ShutdownRequestSerializer,
     SkipTaskRequestSerializer,
+    StartRequestSerializer,
     TaskChangeSerializer,
 )
+from api.serializers.orchestrators import DryRunSerializer, OrchestratorSerializer, StartedOrchestratorSerializer
 from api.services.audit import audit_record
 from api.services.idempotency import idempotency_complete, idempotency_fingerprint, idempotency_reserve
-from api.services.orchestrators import orchestrator_pause, orchestrator_resume, orchestrator_shutdown
+from api.services.launch import orchestrator_start
+from api.services.orchestrators import (
+    orchestrator_clear,
+    orchestrator_pause,
+    orchestrator_resume,
+    orchestrator_shutdown,
+)
 from api.services.tasks import task_retry, task_skip
 
 from .command_docs import (
     ack_command_schema,
+    clear_command_schema,
     orchestrator_task_command_schema,
     plan_task_command_schema,
+    start_command_schema,
 )
 
 logger = logging.getLogger(__name__)
@@ -76,13 +86,18 @@ class CommandMixin:
         lookup = getattr(self, "lookup_url_kwarg", None) or getattr(self, "lookup_field", "pk")
         return self.kwargs.get(lookup, "")
 
+    def audit_target(self, payload: dict) -> str:
+        """What the trail names as acted on; `payload` is the body as recorded."""
+        return str(self.command_target())
+
     def command_input(self, serializer_class: type[Serializer]) -> dict:
         serializer = serializer_class(data=self.request.data)
         serializer.is_valid(raise_exception=True)
         return dict(serializer.validated_data)
 
     def command_response(
-        self, call: Callable[[], Any], serializer_class: type[Serializer], *, fingerprint: dict
+        self, call: Callable[[], Any], serializer_class: type[Serializer], *, fingerprint: dict,
+        status_code: int = status.HTTP_200_OK,
     ) -> Response:
         """Run the service call once per Idempotency-Key: a repeat gets the stored answer back.
 
@@ -92,7 +107,7 @@ class CommandMixin:
         request = self.request
         key = request.headers.get(IDEMPOTENCY_HEADER)
         if key is None:
-            return self._call(call, serializer_class)
+            return self._call(call, serializer_class, status_code)
         scope = {"user": request.user, "key": key, "path": request.path}
         stored = idempotency_reserve(
             **scope,
@@ -104,7 +119,7 @@ class CommandMixin:
             return Response(stored.body, status=stored.status_code, headers={"Idempotent-Replayed": "true"})
         try:
             try:
-                response = self._call(call, serializer_class)
+                response = self._call(call, serializer_class, status_code)
             except Exception as exc:
                 response = self.handle_exception(exc)
         except BaseException:
@@ -114,10 +129,10 @@ class CommandMixin:
         return response
 
     @staticmethod
-    def _call(call: Callable[[], Any], serializer_class: type[Serializer]) -> Response:
+    def _call(call: Callable[[], Any], serializer_class: type[Serializer], status_code: int) -> Response:
         result = call()
         etag = getattr(getattr(result, "snapshot", None), "etag", None)
-        return Response(serializer_class(result).data, headers={"ETag": etag} if etag else None)
+        return Response(serializer_class(result).data, status=status_code, headers={"ETag": etag} if etag else None)
 
     def _audit(self, request, status_code: int, body: Any, *, replayed: bool = False) -> None:
         payload = _request_payload(request, status_code)
@@ -126,7 +141,7 @@ class CommandMixin:
             "remote_addr": request.META.get("REMOTE_ADDR"),
             "action": self.command_actions[self.action],
             "target_type": self.command_target_type,
-            "target": str(self.command_target()),
+            "target": self.audit_target(payload),
             "task_id": str(self.kwargs.get("task_id") or payload.get("task_id") or ""),
             "payload": payload,
             "status_code": status_code,
@@ -159,16 +174,54 @@ def _request_payload(request, status_code: int) -> dict:
 
 
 class OrchestratorCommandsMixin(CommandMixin):
-    """POST /api/orchestrators/{id}/pause|resume|shutdown|skip-task|retry-task."""
+    """POST /api/orchestrators (start), DELETE /api/orchestrators/{id} (clear),
+    POST /api/orchestrators/{id}/pause|resume|shutdown|skip-task|retry-task."""
 
     command_target_type = AuditEntry.TargetType.ORCHESTRATOR
     command_actions = {
+        "create": AuditEntry.Action.START,
+        "destroy": AuditEntry.Action.CLEAR,
         "pause": AuditEntry.Action.PAUSE,
         "resume": AuditEntry.Action.RESUME,
         "shutdown": AuditEntry.Action.SHUTDOWN,
         "skip_task": AuditEntry.Action.SKIP_TASK,
         "retry_task": AuditEntry.Action.RETRY_TASK,
     }
+
+    def get_permissions(self):
+        # The router's own actions take no @action(permission_classes=...).
+        permission = {"create": CanStart, "destroy": CanControl}.get(self.action)
+        return [permission()] if permission else super().get_permissions()
+
+    def audit_target(self, payload: dict) -> str:
+        if self.action == "create":  # no instance yet: the plan it is for
+            return str(payload.get("plan", ""))[:200]
+        return super().audit_target(payload)
+
+    def get_serializer(self, *args, **kwargs) -> Serializer:
+        # The browsable API's form for POST /api/orchestrators.
+        serializer_class = StartRequestSerializer if self.action in ("create", "list") else self.serializer_class
+        return serializer_class(*args, **kwargs)
+
+    @start_command_schema()
+    def create(self, request, *args, **kwargs):
+        data = self.command_input(StartRequestSerializer)
+        conf = orchestrator_settings()
+        response = self.command_response(
+            lambda: orchestrator_start(layout=conf.layout, agent_cmd=conf.agent_cmd,
+                                       start_timeout=conf.start_timeout, **data),
+            DryRunSerializer if data["dry_run"] else StartedOrchestratorSerializer,
+            fingerprint=data, status_code=status.HTTP_200_OK if data["dry_run"] else status.HTTP_201_CREATED)
+        if response.status_code == status.HTTP_201_CREATED:  # a replay too
+            response["Location"] = request.build_absolute_uri(f"/api/orchestrators/{response.data['id']}")
+        return response
+
+    @clear_command_schema()
+    def destroy(self, request, *args, **kwargs):
+        conf = orchestrator_settings()
+        return self.command_response(
+            lambda: orchestrator_clear(layout=conf.layout, instance_id=self.command_target()),
+            OrchestratorSerializer, fingerprint={})
 
     def ipc_target(self) -> dict:
         conf = orchestrator_settings()

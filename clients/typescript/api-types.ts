@@ -37,7 +37,11 @@ export interface paths {
          */
         get: operations["api_orchestrators_list"];
         put?: never;
-        post?: never;
+        /**
+         * Start an orchestrator for a plan
+         * @description Runs `manage.py orchestrate <plan>` as a process of its own session: it keeps running when the server stops or restarts, writes its output to docs/plan-outputs/<plan>/logs/<id>.log and registers like any orchestrator. Answers 201 once it has registered (within ORCHESTRATOR_START_TIMEOUT), or the reason it did not start with the tail of its output. The agent is the server's (ORCHESTRATOR_AGENT_CMD), never the request's. One start per plan at a time: of two simultaneous starts one wins and the other gets 409. With `dry_run` the answer is 200 with what a run would do. Needs the `api.start_orchestrator` permission; every call is audited.
+         */
+        post: operations["api_orchestrators_create"];
         delete?: never;
         options?: never;
         head?: never;
@@ -60,7 +64,11 @@ export interface paths {
         get: operations["api_orchestrators_retrieve"];
         put?: never;
         post?: never;
-        delete?: never;
+        /**
+         * Clear a finished orchestrator
+         * @description Removes a stopped or crashed instance (or one whose process is gone) from .claude/orchestrator-registry.json, under the registry's lock; other entries and keys stay as they are. The plan's status, findings and logs stay. Needs the `api.control_orchestrator` permission; every call is audited.
+         */
+        delete: operations["api_orchestrators_destroy"];
         options?: never;
         head?: never;
         patch?: never;
@@ -491,6 +499,14 @@ export interface components {
          * @enum {string}
          */
         CommandEnum: "pause" | "resume" | "shutdown";
+        DryRun: {
+            plan: string;
+            dry_run: boolean;
+            exit_code: number;
+            /** @description What `orchestrate --dry-run` printed: the tasks a run would take. */
+            output: string;
+            log_file: string;
+        };
         Error: {
             error: components["schemas"]["ErrorBody"];
         };
@@ -853,6 +869,56 @@ export interface components {
              */
             reason?: string;
         };
+        /** @description The options of `manage.py orchestrate`; the agent command is the server's (ORCHESTRATOR_AGENT_CMD). */
+        StartRequestRequest: {
+            /** @description A plan name under docs/plans (as in /api/plans/{name}). */
+            plan: string;
+            /** @description Agent runs before the orchestrator stops (default 50). */
+            max_iterations?: number;
+            /**
+             * Format: double
+             * @description Seconds per agent run; 0 for none (default 600).
+             */
+            timeout?: number;
+            /** @description Automatic re-runs of a failed task (default 2). */
+            max_retries?: number;
+            /**
+             * @description Print the tasks a run would take; start nothing.
+             * @default false
+             */
+            dry_run?: boolean;
+        };
+        StartedOrchestrator: {
+            /** @description "orch-<epoch ms>". */
+            id: string;
+            pid: number;
+            /** @description As registered: relative to the repository root or absolute. */
+            plan_path: string;
+            /** @description The plan's file stem: its {name} under /api/plans. */
+            plan_name: string;
+            worktree_path: string | null;
+            /** Format: date-time */
+            started_at: string | null;
+            /** Format: date-time */
+            last_heartbeat: string | null;
+            /**
+             * @description As registered (see /status for the live state).
+             *
+             *     * `running` - running
+             *     * `stopping` - stopping
+             *     * `stopped` - stopped
+             *     * `crashed` - crashed
+             */
+            status: components["schemas"]["InstanceStatusEnum"];
+            socket_path: string | null;
+            port: number | null;
+            /** @description Its pid exists on this host. */
+            is_alive: boolean;
+            /** @description No heartbeat for more than 60 s. */
+            is_stale: boolean;
+            /** @description The orchestrator's output (stdout and stderr), relative to the repository root: docs/plan-outputs/<plan>/logs/<id>.log. */
+            log_file: string;
+        };
         StreamError: {
             error: components["schemas"]["StreamErrorBody"];
         };
@@ -1082,6 +1148,134 @@ export interface operations {
             };
         };
     };
+    api_orchestrators_create: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Optional, 1-200 visible ASCII characters. A repeat with the same key (same user, same path) gets the first answer back, marked `Idempotent-Replayed: true`, and runs nothing again; the same key with a different body is refused with 422. Keys expire after 24 hours. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StartRequestRequest"];
+                "application/x-www-form-urlencoded": components["schemas"]["StartRequestRequest"];
+                "multipart/form-data": components["schemas"]["StartRequestRequest"];
+            };
+        };
+        responses: {
+            /** @description Dry run: nothing was started. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DryRun"];
+                };
+            };
+            /** @description Started and registered; `Location` names the new instance. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StartedOrchestrator"];
+                };
+            };
+            /** @description Bad options, or an option the API does not take. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credentials: send `Authorization: Token <key>` or log in (session + CSRF token). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Authenticated without the `api.start_orchestrator` permission, or a session POST without a CSRF token. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such plan. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A live orchestrator runs the plan (named in `details`), or the plan is archived. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is larger than DATA_UPLOAD_MAX_MEMORY_SIZE. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is neither JSON nor a form (or its multipart framing is broken). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The Idempotency-Key was used before with a different body. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The orchestrator process failed to start; `output_tail` is the end of its output. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The configured agent is missing, or another start of the plan holds the start lock too long (`lock_timeout`). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     api_orchestrators_retrieve: {
         parameters: {
             query?: never;
@@ -1122,6 +1316,104 @@ export interface operations {
             };
             /** @description A status file or the registry cannot be read (half-written or corrupt); retry. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    api_orchestrators_destroy: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Optional, 1-200 visible ASCII characters. A repeat with the same key (same user, same path) gets the first answer back, marked `Idempotent-Replayed: true`, and runs nothing again; the same key with a different body is refused with 422. Keys expire after 24 hours. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description Orchestrator instance id ("orch-<epoch ms>"). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The entry as it was when removed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Orchestrator"];
+                };
+            };
+            /** @description Malformed id. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No credentials: send `Authorization: Token <key>` or log in (session + CSRF token). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Authenticated without the `api.control_orchestrator` permission, or a session POST without a CSRF token. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such instance. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The instance is live. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is larger than DATA_UPLOAD_MAX_MEMORY_SIZE. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is neither JSON nor a form (or its multipart framing is broken). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The Idempotency-Key was used before with a different body. */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

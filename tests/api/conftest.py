@@ -29,9 +29,11 @@ def open_reads(repo_root, settings):
     return repo_root
 
 
-def make_user(username: str, *, control: bool = False, staff: bool = False, audit: bool = False):
+def make_user(username: str, *, control: bool = False, staff: bool = False, audit: bool = False,
+              start: bool = False):
     user = get_user_model().objects.create_user(username, password=f"pw-{username}-123", is_staff=staff)
-    codenames = [name for name, wanted in (("control_orchestrator", control), ("view_auditentry", audit)) if wanted]
+    wanted = (("control_orchestrator", control), ("view_auditentry", audit), ("start_orchestrator", start))
+    codenames = [name for name, granted in wanted if granted]
     user.user_permissions.add(*Permission.objects.filter(content_type__app_label="api", codename__in=codenames))
     return user
 
@@ -45,7 +47,7 @@ def token_client(user) -> APIClient:
 @pytest.fixture
 def controller(db):
     """A staff user with the control and audit permissions, as create_local_user makes one."""
-    return make_user("controller", control=True, staff=True, audit=True)
+    return make_user("controller", control=True, staff=True, audit=True, start=True)
 
 
 @pytest.fixture

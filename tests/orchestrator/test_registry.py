@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from orchestrator import fileio
-from orchestrator.errors import InstanceNotFound, InvalidRequest, LockTimeout, RegistryUnavailable
+from orchestrator.errors import (InstanceNotFound, InvalidOrchestratorState, InvalidRequest, LockTimeout,
+                                 RegistryUnavailable)
 from orchestrator.registry import STALE_AFTER_S, Instance, Registry, is_alive, is_stale, new_instance_id
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -118,6 +119,27 @@ def test_remove_drops_the_entry_and_tolerates_a_second_remove(repo, registry):
     assert registry.remove("orch-1") is True
     assert registry.remove("orch-1") is False
     assert [i.id for i in registry.list()] == ["orch-2"]
+
+
+@pytest.mark.parametrize("status, pid", [("stopped", "live"), ("crashed", "dead"), ("running", "dead"),
+                                         ("stopping", "dead")])
+def test_remove_finished_drops_an_instance_that_no_longer_works(repo, registry, status, pid):
+    repo.registry([repo.instance(id="orch-1", status=status, pid=os.getpid() if pid == "live" else dead_pid()),
+                   repo.instance(id="orch-2")])
+    assert registry.remove_finished("orch-1").id == "orch-1"
+    assert [i.id for i in registry.list()] == ["orch-2"]
+    with pytest.raises(InstanceNotFound):
+        registry.remove_finished("orch-1")
+
+
+@pytest.mark.parametrize("status", ["running", "stopping"])
+def test_remove_finished_refuses_a_live_instance_and_writes_nothing(repo, registry, status):
+    path = repo.registry([repo.instance(id="orch-1", status=status)])
+    before = path.read_bytes()
+    with pytest.raises(InvalidOrchestratorState) as refused:
+        registry.remove_finished("orch-1")
+    assert refused.value.details == {"instance_id": "orch-1", "state": status}
+    assert path.read_bytes() == before
 
 
 def test_cleanup_dead_marks_vanished_processes_crashed_and_stamps_last_cleanup(repo, registry):
