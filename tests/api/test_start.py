@@ -123,8 +123,8 @@ def test_dry_run_starts_nothing_and_says_what_would_run(control_client, launcher
     response = control_client.post("/api/orchestrators", {"plan": "alpha", "dry_run": True}, format="json")
     assert response.status_code == 200, response.content
     body = response.json()
-    assert body["dry_run"] is True and body["exit_code"] == 0
-    assert "Dry run" in body["output"] and "1.1" in body["output"]
+    assert body["dry_run"] is True and body["exit_code"] == 0, body
+    assert "Dry run" in body["output"] and "1.1" in body["output"], body
     assert registry(launcher).list() == []
 
 
