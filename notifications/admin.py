@@ -61,10 +61,14 @@ class WebhookAdmin(admin.ModelAdmin):
 
 class AttemptInline(admin.TabularInline):
     model = Attempt
-    fields = ("number", "started_at", "status_code", "latency_ms", "error")
+    fields = ("number", "started_at", "status_code", "latency", "error")
     readonly_fields = fields
     extra = 0
     can_delete = False
+
+    @admin.display(description="latency")
+    def latency(self, obj):
+        return f"{obj.latency_ms:.1f} ms"
 
     def has_add_permission(self, request, obj=None):
         return False

@@ -17,7 +17,7 @@ class Received:
     path: str
     headers: dict
     body: bytes
-    at: float  # time.monotonic() when the body was read
+    at: float  # time.time() when the body was read, to compare with event timestamps
 
 
 class Receiver:
@@ -34,7 +34,7 @@ class Receiver:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 with receiver._arrived:
-                    receiver.requests.append(Received(self.path, dict(self.headers), body, time.monotonic()))
+                    receiver.requests.append(Received(self.path, dict(self.headers), body, time.time()))
                     index = len(receiver.requests) - 1
                     receiver._arrived.notify_all()
                 if receiver.hang:

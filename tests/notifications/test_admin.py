@@ -65,5 +65,5 @@ def test_the_delivery_log_shows_every_attempt(local_admin):
     assert listing.status_code == 200 and b"delivered" in listing.content
     page = local_admin.get(f"/admin/notifications/delivery/{delivery.pk}/change/")
     assert page.status_code == 200
-    assert b"HTTP 500" in page.content and b"12.5" in page.content and b"8.25" in page.content
+    assert b"HTTP 500" in page.content and b"12.5 ms" in page.content and b"8.2 ms" in page.content
     assert local_admin.get("/admin/notifications/webhook/").status_code == 200

@@ -83,6 +83,13 @@ export class EventSocket {
     }
   }
 
+  // For good: no reconnect follows (a page that no longer wants the stream).
+  stop() {
+    this.stopped = true;
+    this.socket.onclose = null;
+    this.socket.close();
+  }
+
   reconnectNow() {
     this.socket.onclose = null;
     this.socket.close();
@@ -99,7 +106,7 @@ export class EventSocket {
     const delay = Math.round(ceiling / 2 + Math.random() * ceiling / 2);
     this.failures += 1;
     this.report("retrying", { delay });
-    setTimeout(() => this.start(), delay);
+    setTimeout(() => { if (!this.stopped) this.start(); }, delay);
   }
 
   report(state, details = {}) {
