@@ -36,6 +36,11 @@ IN_IGNORED = 0x00008000
 IN_ONLYDIR = 0x01000000
 IN_ISDIR = 0x40000000
 
+# Transcripts grow by a line per agent step while a task runs, and no cached read is built
+# from them (their endpoints answer fresh): watching them would throw every cached read away
+# several times a second.
+UNWATCHED_DIRS = frozenset({"transcripts"})
+
 # Opening, reading and closing are not changes: readers (this server among them) must not
 # invalidate their own caches.
 WATCH_MASK = (IN_MODIFY | IN_ATTRIB | IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE | IN_DELETE
@@ -148,7 +153,8 @@ class ChangeFeed:
             return False
         if depth > 0:
             try:
-                subdirs = [Path(entry.path) for entry in os.scandir(path) if entry.is_dir()]
+                subdirs = [Path(entry.path) for entry in os.scandir(path)
+                           if entry.is_dir() and entry.name not in UNWATCHED_DIRS]
             except OSError:
                 return True
             for subdir in subdirs:

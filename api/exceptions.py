@@ -28,6 +28,8 @@ STATUS_BY_ERROR: dict[type[errors.OrchestratorError], int] = {
     errors.TaskNotFound: status.HTTP_404_NOT_FOUND,
     errors.FindingNotFound: status.HTTP_404_NOT_FOUND,
     errors.InstanceNotFound: status.HTTP_404_NOT_FOUND,
+    errors.AttemptNotFound: status.HTTP_404_NOT_FOUND,
+    errors.RunNotFound: status.HTTP_404_NOT_FOUND,
     errors.InvalidTaskState: status.HTTP_409_CONFLICT,
     errors.InvalidOrchestratorState: status.HTTP_409_CONFLICT,
     errors.PreconditionFailed: status.HTTP_412_PRECONDITION_FAILED,

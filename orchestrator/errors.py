@@ -38,6 +38,16 @@ class FindingNotFound(OrchestratorError):
     default_message = "No findings for this task."
 
 
+class AttemptNotFound(OrchestratorError):
+    code = "attempt_not_found"
+    default_message = "No such attempt of this task."
+
+
+class RunNotFound(OrchestratorError):
+    code = "run_not_found"
+    default_message = "No such run of this plan."
+
+
 class InstanceNotFound(OrchestratorError):
     code = "instance_not_found"
     default_message = "No such orchestrator instance."

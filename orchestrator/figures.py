@@ -192,6 +192,13 @@ def add_figures(target: dict, figures: AgentFigures, *, identity: bool = True) -
         target["sessionId"] = figures.sessionId
 
 
+def entry_figures(entry: dict) -> dict | None:
+    """A status.json task's own figures, None for a task no agent run of ours has recorded."""
+    if not _count(entry.get("attempts")):
+        return None
+    return {key: entry.get(key) for key in (*SUM_KEYS, "attempts", "model", "sessionId")}
+
+
 def sum_figures(entries) -> dict:
     """The totals of several status.json entries (tasks of a plan, say), with the same keys."""
     totals: dict = {key: 0 for key in (*SUM_KEYS, "attempts")}

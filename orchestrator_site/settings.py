@@ -241,6 +241,7 @@ SPECTACULAR_SETTINGS = {
         {"name": "Orchestrators", "description": "Registered orchestrator instances."},
         {"name": "Commands", "description": "Steer an orchestrator or a plan's tasks."},
         {"name": "Plans", "description": "Plans, their status, tasks and findings."},
+        {"name": "Runs", "description": "What each run and task attempt did and cost: transcripts, timelines."},
         {"name": "Events", "description": "Real-time event streams and their replay."},
         {"name": "Audit", "description": "Who sent which command, and what came of it."},
         {"name": "Webhooks", "description": "Signed POSTs when a task fails or a run stops (docs/webhooks.md)."},

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from orchestrator.clock import Clock, parse_iso, utc_now
 from orchestrator.errors import InvalidName, OrchestratorUnavailable
+from orchestrator.figures import sum_figures
 from orchestrator.ipc import default_socket_path, send_command
 from orchestrator.layout import RepoLayout, check_instance_id
 from orchestrator.probes import StatusProber
@@ -58,6 +59,7 @@ class OrchestratorStatus:
     tasks: tuple[TaskInfo, ...]
     phases: tuple[PhaseSummary, ...]
     status_etag: str | None  # the status file's version, for If-Match on skip-task/retry-task
+    usage: dict | None = None  # the plan's tasks' figures summed
 
 
 def _info(instance: Instance, now: datetime) -> OrchestratorInfo:
@@ -199,4 +201,5 @@ def orchestrator_status_get(
         tasks=tuple(task_info(raw, planned) for raw in snapshot.tasks) if snapshot else (),
         phases=tuple(phase_summary(raw) for raw in snapshot.phases) if snapshot else (),
         status_etag=(snapshot.etag or None) if snapshot else None,  # "": derived from the plan, no file
+        usage=sum_figures(snapshot.tasks) if snapshot else None,
     )

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from orchestrator.clock import parse_iso
 from orchestrator.errors import PlanNotFound, StatusFileCorrupt
+from orchestrator.figures import entry_figures, sum_figures
 from orchestrator.layout import RepoLayout, check_plan_name
 from orchestrator.plans import UNPHASED, ParsedPlan, read_plan
 from orchestrator.status import TASK_STATUSES, StatusSnapshot, read_status
@@ -44,6 +45,7 @@ class TaskInfo:
     started_at: datetime | None
     completed_at: datetime | None
     phase_number: int | None  # for the `phase` filter; not part of the response
+    usage: dict | None = None  # cost and tokens over its attempts (camelCase, orchestrator.figures)
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,7 @@ class PlanDetail(PlanSummary):
 class PlanStatus(PlanDetail):
     status_etag: str | None = None  # the status file's version, for If-Match on task commands
     tasks: tuple[TaskInfo, ...] = ()
+    usage: dict | None = None  # the tasks' figures summed
 
 
 @dataclass(frozen=True)
@@ -162,6 +165,7 @@ def task_info(raw: dict, planned: dict) -> TaskInfo:
         started_at=parse_iso(raw.get("startedAt")),
         completed_at=parse_iso(raw.get("completedAt")),
         phase_number=_phase_number(phase),
+        usage=entry_figures(raw),
     )
 
 
@@ -298,6 +302,7 @@ def plan_status_get(*, layout: RepoLayout, name: str) -> PlanStatus:
         phases=_phases(derived),
         status_etag=snapshot.etag if snapshot else None,
         tasks=tuple(task_info(raw, planned) for raw in derived.tasks),
+        usage=sum_figures(derived.tasks),
     )
 
 

@@ -7,6 +7,7 @@ from api.selectors.orchestrators import ORCHESTRATOR_STATES
 from orchestrator.registry import INSTANCE_STATUSES
 
 from .plans import CountsMixin, PhaseSummarySerializer, TaskInfoSerializer
+from .usage import UsageSerializer
 
 _TIME = "2025-12-27T06:08:08.574000Z"
 _INSTANCE = {"id": "orch-1766815688574", "pid": 41233, "plan_path": "docs/plans/alpha.md", "plan_name": "alpha",
@@ -62,6 +63,7 @@ class OrchestratorStatusSerializer(CountsMixin):
     is_stale = serializers.BooleanField()
     tasks = TaskInfoSerializer(many=True)
     phases = PhaseSummarySerializer(many=True)
+    usage = UsageSerializer(allow_null=True, help_text="The plan's tasks' figures summed; null without status.json.")
     status_etag = serializers.CharField(
         allow_null=True, help_text="Version of the plan's status.json; send it as If-Match with skip-task or "
                                    "retry-task to refuse acting on a stale view. Null without a status file.")

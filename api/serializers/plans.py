@@ -4,6 +4,7 @@ from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
 from rest_framework import serializers
 
 from api.selectors.plans import PLAN_STATUSES
+from api.serializers.usage import UsageSerializer
 from orchestrator.status import TASK_STATUSES
 
 _TIME = "2025-12-27T06:08:08.574000Z"
@@ -45,6 +46,8 @@ class TaskInfoSerializer(serializers.Serializer):
     skip_reason = serializers.CharField(allow_null=True)
     started_at = serializers.DateTimeField(allow_null=True)
     completed_at = serializers.DateTimeField(allow_null=True)
+    usage = UsageSerializer(allow_null=True, help_text="Summed over the task's attempts; null until one of our "
+                                                       "orchestrators ran it (see the transcript endpoint).")
 
 
 @extend_schema_serializer(examples=[OpenApiExample("Plan", value=_SUMMARY)])
@@ -75,6 +78,7 @@ class PlanStatusSerializer(PlanDetailSerializer):
         allow_null=True, help_text="Version of status.json; send it as If-Match with a task command to refuse "
                                    "acting on a stale view. Null without a status file.")
     tasks = TaskInfoSerializer(many=True)
+    usage = UsageSerializer(help_text="Every task's figures summed: the plan's cost and tokens so far.")
 
 
 class PlanListQuerySerializer(serializers.Serializer):

@@ -11,6 +11,7 @@ from api.serializers.orchestrators import OrchestratorSerializer, OrchestratorSt
 
 from .commands import OrchestratorCommandsMixin
 from .docs import INSTANCE_ID
+from .insight import OrchestratorInsightMixin
 from .reads import live_read, repo_layout
 
 _ERRORS = {400: BAD_NAME, 404: NOT_FOUND, 503: UNAVAILABLE}
@@ -25,7 +26,7 @@ _ERRORS = {400: BAD_NAME, 404: NOT_FOUND, 503: UNAVAILABLE}
                            responses={200: OrchestratorSerializer, **_ERRORS}),
 )
 @extend_schema(tags=["Orchestrators"])
-class OrchestratorViewSet(OrchestratorCommandsMixin, ViewSet):
+class OrchestratorViewSet(OrchestratorCommandsMixin, OrchestratorInsightMixin, ViewSet):
     """Registered orchestrator instances. Answers depend on the clock, live pids and IPC, so they are reused briefly.
 
     The commands (pause, resume, shutdown, skip-task, retry-task) come from OrchestratorCommandsMixin.

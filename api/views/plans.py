@@ -18,14 +18,9 @@ from api.serializers.plans import (
 )
 
 from .commands import PlanTaskCommandsMixin
+from .insight import PlanInsightMixin
 from .docs import CONDITIONAL, PLAN_ERRORS, PLAN_NAME, TASK_ID
-from .reads import cached_read, newest, repo_layout
-
-
-def _query(serializer_class, request) -> dict:
-    query = serializer_class(data=request.query_params)
-    query.is_valid(raise_exception=True)
-    return query.validated_data
+from .reads import cached_read, newest, repo_layout, validated_query
 
 
 @extend_schema_view(
@@ -39,7 +34,7 @@ def _query(serializer_class, request) -> dict:
                            parameters=[PLAN_NAME], responses={200: PlanDetailSerializer, **PLAN_ERRORS}),
 )
 @extend_schema(tags=["Plans"])
-class PlanViewSet(PlanTaskCommandsMixin, ViewSet):
+class PlanViewSet(PlanTaskCommandsMixin, PlanInsightMixin, ViewSet):
     """Plans by file name: an active plan first, then an archived one of the same name.
 
     A task is skipped or retried with POST `tasks/{task_id}/skip` or `tasks/{task_id}/retry`.
@@ -49,7 +44,7 @@ class PlanViewSet(PlanTaskCommandsMixin, ViewSet):
     lookup_value_regex = "[^/]+"  # dots and other odd names reach validation and get a 400, not a 404
 
     def list(self, request):
-        query = _query(PlanListQuerySerializer, request)
+        query = validated_query(PlanListQuerySerializer, request)
         archived, status = query.get("archived"), query.get("status")
 
         def compute():
@@ -80,7 +75,7 @@ class PlanViewSet(PlanTaskCommandsMixin, ViewSet):
                    responses={200: TaskInfoSerializer(many=True), **PLAN_ERRORS})
     @action(detail=True, methods=["get"], url_path="tasks")
     def tasks(self, request, name: str):
-        query = _query(TaskListQuerySerializer, request)
+        query = validated_query(TaskListQuerySerializer, request)
         status, phase = query.get("status"), query.get("phase")
 
         def compute():

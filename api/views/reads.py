@@ -18,6 +18,13 @@ def repo_layout() -> RepoLayout:
     return orchestrator_settings().layout
 
 
+def validated_query(serializer_class, request) -> dict:
+    """The query string through a serializer; a bad value is a 400 in the project's error shape."""
+    query = serializer_class(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    return query.validated_data
+
+
 def cached_read(request, *, key: tuple, compute: Compute):
     """Answer from the payload for `key`, computing it only when the plan files changed since.
 

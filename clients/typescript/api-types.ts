@@ -226,6 +226,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/orchestrators/{id}/tool-calls": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List an orchestrator's last tool calls
+         * @description The newest `limit` tool calls from the instance's event journal, oldest first: what the activity stream showed before the page opened.
+         */
+        get: operations["api_orchestrators_tool_calls_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/plans": {
         parameters: {
             query?: never;
@@ -298,6 +318,46 @@ export interface paths {
          * @description The content of every findings file of the task (1.1.md, 1-1-slug.md, 1.1-slug.md ...). Answers carry a strong ETag and Last-Modified; send If-None-Match (or If-Modified-Since) to get 304 Not Modified while nothing changed.
          */
         get: operations["api_plans_findings_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/plans/{name}/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List a plan's runs
+         * @description Newest first, from status.json's `runs`, each with its totals (cost, tokens, turns).
+         */
+        get: operations["api_plans_runs_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/plans/{name}/runs/{run_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get one run of a plan
+         * @description The run's totals, every attempt it made (oldest first: a timeline) and per-task figures.
+         */
+        get: operations["api_plans_runs_retrieve"];
         put?: never;
         post?: never;
         delete?: never;
@@ -386,6 +446,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/plans/{name}/tasks/{task_id}/transcript": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read a task's transcript
+         * @description Every attempt of the task with its figures, and a page of one attempt's transcript: what the agent wrote, each tool call with its input and (shortened) result, and Claude Code's result line. Follow a running attempt with `?after=<next_after>`.
+         */
+        get: operations["api_plans_tasks_transcript_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/webhooks": {
         parameters: {
             query?: never;
@@ -463,6 +543,32 @@ export interface components {
          * @enum {string}
          */
         ActionEnum: "pause" | "resume" | "shutdown" | "skip_task" | "retry_task" | "start" | "clear";
+        Attempt: {
+            task_id: string;
+            /** @description 1, 2 ... per task, across runs. */
+            attempt: number;
+            /** @description The orchestrator instance that ran it. */
+            run_id: string | null;
+            /** Format: date-time */
+            started_at: string | null;
+            /**
+             * Format: date-time
+             * @description While it runs: its newest transcript line.
+             */
+            ended_at: string | null;
+            /**
+             * @description interrupted: it has no end, and nothing runs it any more (its orchestrator stopped or died).
+             *
+             *     * `completed` - completed
+             *     * `failed` - failed
+             *     * `running` - running
+             *     * `interrupted` - interrupted
+             */
+            outcome: components["schemas"]["OutcomeEnum"];
+            error: string | null;
+            /** @description Null until it ends. */
+            usage: components["schemas"]["Usage"] | null;
+        };
         AuditEntry: {
             readonly id: number;
             /** Format: date-time */
@@ -673,9 +779,19 @@ export interface components {
             is_stale: boolean;
             tasks: components["schemas"]["TaskInfo"][];
             phases: components["schemas"]["PhaseSummary"][];
+            /** @description The plan's tasks' figures summed; null without status.json. */
+            usage: components["schemas"]["Usage"] | null;
             /** @description Version of the plan's status.json; send it as If-Match with skip-task or retry-task to refuse acting on a stale view. Null without a status file. */
             status_etag: string | null;
         };
+        /**
+         * @description * `completed` - completed
+         *     * `failed` - failed
+         *     * `running` - running
+         *     * `interrupted` - interrupted
+         * @enum {string}
+         */
+        OutcomeEnum: "completed" | "failed" | "running" | "interrupted";
         PaginatedAuditEntryList: {
             /** @example 123 */
             count: number;
@@ -792,6 +908,8 @@ export interface components {
             /** @description Version of status.json; send it as If-Match with a task command to refuse acting on a stale view. Null without a status file. */
             status_etag: string | null;
             tasks: components["schemas"]["TaskInfo"][];
+            /** @description Every task's figures summed: the plan's cost and tokens so far. */
+            usage: components["schemas"]["Usage"];
         };
         /**
          * @description * `not_started` - not_started
@@ -852,6 +970,56 @@ export interface components {
         RetryTaskRequestRequest: {
             /** @description Task id as in the plan: "N.M" or "N.M.K". */
             task_id: string;
+        };
+        Run: {
+            /** @description The orchestrator instance id of the run. */
+            run_id: string;
+            /** Format: date-time */
+            started_at: string | null;
+            /**
+             * Format: date-time
+             * @description Null while it runs, or if it died.
+             */
+            completed_at: string | null;
+            tasks_completed: number | null;
+            tasks_failed: number | null;
+            /** @description The run's totals; null for a run recorded without them. */
+            usage: components["schemas"]["Usage"] | null;
+        };
+        RunDetail: {
+            /** @description The orchestrator instance id of the run. */
+            run_id: string;
+            /** Format: date-time */
+            started_at: string | null;
+            /**
+             * Format: date-time
+             * @description Null while it runs, or if it died.
+             */
+            completed_at: string | null;
+            tasks_completed: number | null;
+            tasks_failed: number | null;
+            /** @description The run's totals; null for a run recorded without them. */
+            usage: components["schemas"]["Usage"] | null;
+            /** @description Oldest first: one bar each on a timeline. */
+            attempts: components["schemas"]["Attempt"][];
+            /** @description Per task, in the order they first ran. */
+            tasks: components["schemas"]["RunTask"][];
+        };
+        RunTask: {
+            task_id: string;
+            description: string;
+            /** @description Attempts in this run. */
+            attempts: number;
+            /**
+             * @description Its last attempt's in this run.
+             *
+             *     * `completed` - completed
+             *     * `failed` - failed
+             *     * `running` - running
+             *     * `interrupted` - interrupted
+             */
+            outcome: components["schemas"]["OutcomeEnum"];
+            usage: components["schemas"]["Usage"];
         };
         ShutdownRequestRequest: {
             /**
@@ -972,6 +1140,8 @@ export interface components {
             started_at: string | null;
             /** Format: date-time */
             completed_at: string | null;
+            /** @description Summed over the task's attempts; null until one of our orchestrators ran it (see the transcript endpoint). */
+            usage: components["schemas"]["Usage"] | null;
         };
         /**
          * @description * `pending` - pending
@@ -982,6 +1152,41 @@ export interface components {
          * @enum {string}
          */
         TaskStatusEnum: "pending" | "in_progress" | "completed" | "failed" | "skipped";
+        ToolCall: {
+            tool_id: string;
+            tool_name: string;
+            input_summary: string | null;
+            task_id: string | null;
+            /** Format: date-time */
+            started_at: string | null;
+            /**
+             * Format: date-time
+             * @description Null while it runs.
+             */
+            completed_at: string | null;
+            /**
+             * Format: double
+             * @description Seconds.
+             */
+            duration: number | null;
+            success: boolean | null;
+        };
+        Transcript: {
+            plan: string;
+            task_id: string;
+            /** @description The attempt shown; null if the task never ran. */
+            attempt: number | null;
+            /** @description Every attempt of the task, oldest first. */
+            attempts: components["schemas"]["Attempt"][];
+            /** @description In file order, each with `seq`, `kind` and `at`. Kinds: `attempt` (run_id, prompt), `init` (model, session_id, cwd, tools), `text` (text), `tool_call` (tool_id, name, input, input_truncated, finished, is_error, result, result_chars: the full result's length, duration_s, completed_at), `result` (subtype, is_error, outcome, result: Claude Code's last line), `truncated` (reason, max_bytes: the file reached its cap and later text and tool calls were not kept), `end` (outcome, error, figures, malformed_lines, duration_s). Long values are cut (see docs/transcripts.md). */
+            items: unknown[];
+            /** @description Ask with ?after= this to follow the attempt: later items are new, or may still change (a tool call whose result has not come); replace items by seq. */
+            next_after: number;
+            /** @description More items follow this page. */
+            has_more: boolean;
+            /** @description Lines of the file that could not be read (skipped). */
+            malformed_lines: number;
+        };
         /**
          * @description * `status_updated` - status_updated
          *     * `task_changed` - task_changed
@@ -997,6 +1202,36 @@ export interface components {
          * @enum {string}
          */
         TypeEnum: "status_updated" | "task_changed" | "phase_changed" | "tool_started" | "tool_completed" | "orchestrator_state" | "agent_text" | "snapshot" | "gap" | "reset" | "ping";
+        /** @description Reads the camelCase figures status.json and transcripts keep (orchestrator/figures.py). */
+        Usage: {
+            /**
+             * Format: double
+             * @description US dollars as the agent client estimates them from its own price table (Claude Code's total_cost_usd): an estimate, not a bill. Null when no run reported one.
+             */
+            cost_usd?: number | null;
+            /** @default 0 */
+            input_tokens?: number;
+            /** @default 0 */
+            output_tokens?: number;
+            /** @default 0 */
+            cache_read_input_tokens?: number;
+            /** @default 0 */
+            cache_creation_input_tokens?: number;
+            num_turns?: number | null;
+            /** @description As the agent measured its session. */
+            agent_duration_ms?: number | null;
+            /** @description Time spent waiting on the model's API. */
+            api_duration_ms?: number | null;
+            /**
+             * @description Agent runs summed into these figures.
+             * @default 0
+             */
+            attempts?: number;
+            /** @description The latest run's model. */
+            model?: string | null;
+            /** @description The latest run's Claude Code session (for `claude --resume`). */
+            session_id?: string | null;
+        };
         WebhookCreateRequest: {
             /** Format: uri */
             url: string;
@@ -2114,6 +2349,58 @@ export interface operations {
             };
         };
     };
+    api_orchestrators_tool_calls_list: {
+        parameters: {
+            query?: {
+                /** @description How many of the newest tool calls. */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description Orchestrator instance id ("orch-<epoch ms>"). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ToolCall"][];
+                };
+            };
+            /** @description Malformed name or id, or a path that would leave the plan directories. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such plan, task, finding or orchestrator instance. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A status file or the registry cannot be read (half-written or corrupt); retry. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     api_plans_list: {
         parameters: {
             query?: {
@@ -2272,6 +2559,106 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Finding"];
+                };
+            };
+            /** @description Malformed name or id, or a path that would leave the plan directories. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such plan, task, finding or orchestrator instance. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A status file or the registry cannot be read (half-written or corrupt); retry. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    api_plans_runs_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Plan file stem (docs/plans/<name>.md, else docs/plans/archive/<name>.md). */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Run"][];
+                };
+            };
+            /** @description Malformed name or id, or a path that would leave the plan directories. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such plan, task, finding or orchestrator instance. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A status file or the registry cannot be read (half-written or corrupt); retry. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    api_plans_runs_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Plan file stem (docs/plans/<name>.md, else docs/plans/archive/<name>.md). */
+                name: string;
+                /** @description The run's orchestrator instance id. */
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunDetail"];
                 };
             };
             /** @description Malformed name or id, or a path that would leave the plan directories. */
@@ -2650,6 +3037,64 @@ export interface operations {
                 };
             };
             /** @description The status file is locked too long, unreadable, or the registry is corrupt (Retry-After: 1). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    api_plans_tasks_transcript_retrieve: {
+        parameters: {
+            query?: {
+                /** @description Items with a greater seq. */
+                after?: number;
+                /** @description Default: the newest attempt. */
+                attempt?: number;
+                /** @description Items per page. */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description Plan file stem (docs/plans/<name>.md, else docs/plans/archive/<name>.md). */
+                name: string;
+                /** @description Task id, "N.M" or "N.M.K". */
+                task_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Transcript"];
+                };
+            };
+            /** @description Malformed name or id, or a path that would leave the plan directories. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such plan, task, finding or orchestrator instance. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A status file or the registry cannot be read (half-written or corrupt); retry. */
             503: {
                 headers: {
                     [name: string]: unknown;

@@ -149,7 +149,8 @@ def test_status_lists_task_info_with_retry_error_and_timestamps(client, repo):
     tasks = {task["id"]: task for task in status["tasks"]}
     assert tasks["1.1"] == {"id": "1.1", "description": "Create the project skeleton", "status": "completed",
                             "phase": "Phase 1: Setup", "retry_count": 0, "last_error": None, "skip_reason": None,
-                            "started_at": "2025-01-02T03:04:05Z", "completed_at": "2025-01-02T03:04:05Z"}
+                            "started_at": "2025-01-02T03:04:05Z", "completed_at": "2025-01-02T03:04:05Z",
+                            "usage": None}
     assert (tasks["1.2"]["last_error"], tasks["1.2"]["retry_count"]) == ("tests failed", 2)
     assert tasks["2.1"]["skip_reason"] == "not needed"
     assert tasks["2.2"]["started_at"] is None

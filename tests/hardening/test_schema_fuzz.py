@@ -36,7 +36,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 EXAMPLES = {GenerationMode.POSITIVE: 20, GenerationMode.NEGATIVE: 12}
 # Path parameters of the fixture that exist: without them, generated names would only ever
 # reach the 400/404 branches and never a 200 or a command's 409.
-KNOWN = {"name": "alpha", "id": INSTANCE, "task_id": "1.2"}
+KNOWN = {"name": "alpha", "id": INSTANCE, "task_id": "1.2", "run_id": INSTANCE}
 STREAMS = ("events-sse",)  # endless responses: their handshake is tested in tests/realtime
 
 
