@@ -8,7 +8,7 @@ from orchestrator.clock import parse_iso
 from orchestrator.errors import AttemptNotFound, TaskNotFound
 from orchestrator.layout import RepoLayout, check_task_id
 
-from .plans import PlanFiles, parse_plan_file, plan_locate, status_snapshot
+from .plans import PlanFiles, parse_plan_file, plan_locate, snapshot_from_plan, status_snapshot
 
 PAGE_SIZE = 200
 PAGE_MAX = 1000
@@ -53,10 +53,10 @@ def attempt_view(info: AttemptInfo, *, running: bool) -> AttemptView:
 def task_statuses(files: PlanFiles) -> dict[str, str]:
     """Task id -> status from status.json, or from the markdown before the first run."""
     snapshot = status_snapshot(files.status_path)
-    if snapshot is not None:
-        return {str(task.get("id")): str(task.get("status")) for task in snapshot.tasks}
-    parsed = parse_plan_file(files.plan_path)
-    return {task.id: "completed" if task.checked else "pending" for task in parsed.tasks} if parsed else {}
+    if snapshot is None:
+        parsed = parse_plan_file(files.plan_path)
+        snapshot = snapshot_from_plan(parsed, files.plan_path) if parsed else None
+    return {str(task.get("id")): str(task.get("status")) for task in snapshot.tasks} if snapshot else {}
 
 
 def attempt_views(infos: list[AttemptInfo], statuses: dict[str, str]) -> list[AttemptView]:
