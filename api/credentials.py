@@ -22,6 +22,8 @@ from rest_framework.authtoken.models import Token
 
 CREDENTIAL_TTL_S = 5.0
 
+CURRENT, EXPIRED = "current", "expired"
+
 Identity = tuple[str, str | None]  # ("anonymous", None) | ("token", key) | ("session", session key)
 ANONYMOUS: Identity = ("anonymous", None)
 
@@ -32,11 +34,14 @@ class AcceptedCredentials:
         self._until: dict[Identity, tuple[float, object]] = {}  # identity -> (wall-clock deadline, user pk)
         self._lock = threading.Lock()
 
-    def accepted(self, identity: Identity) -> bool:
+    def state(self, identity: Identity) -> str | None:
+        """CURRENT: accepted moments ago; EXPIRED: accepted, but Django must look again; None: unknown or revoked."""
         if identity == ANONYMOUS:
-            return True
+            return CURRENT
         known = self._until.get(identity)
-        return known is not None and time.time() < known[0]
+        if known is None:
+            return None
+        return CURRENT if time.time() < known[0] else EXPIRED
 
     def remember(self, identity: Identity, user_pk, *, expires_at: float | None = None) -> None:
         deadline = time.time() + self.ttl
@@ -44,8 +49,8 @@ class AcceptedCredentials:
             deadline = min(deadline, expires_at)
         with self._lock:
             if len(self._until) >= self.maxsize:
-                now = time.time()
-                self._until = {key: value for key, value in self._until.items() if value[0] > now}
+                horizon = time.time() - 60
+                self._until = {key: value for key, value in self._until.items() if value[0] > horizon}
                 if len(self._until) >= self.maxsize:
                     self._until.clear()
             self._until[identity] = (deadline, user_pk)

@@ -29,6 +29,8 @@ from django.utils.http import parse_http_date_safe
 
 from .conf import is_loopback, orchestrator_settings
 from .credentials import ANONYMOUS, Identity, accepted_credentials, identity_of
+from .credentials import CURRENT as ACCEPTED
+from .credentials import EXPIRED as TO_RECHECK
 from .readcache import CURRENT, EXPIRED, Payload
 
 # Headers a 304 keeps (RFC 9110 15.4.5), plus CORS so that browsers accept it cross-origin.
@@ -133,6 +135,12 @@ def _storable(status: int, headers: dict[str, str]) -> bool:
     return vary <= _VARY_OK
 
 
+def _learn(slot: _Slot, identity: Identity, status: int | None) -> None:
+    """Django refused the credential, or took the request for someone else: the replay must not accept it."""
+    if status in (401, 403) or (slot.identity is not None and slot.identity != identity):
+        accepted_credentials.forget(identity)
+
+
 def _stored_for(slot: _Slot, identity: Identity) -> bool:
     """A marked response Django produced for the kind of client the key names (not, say, one that fell back)."""
     return slot.payload is not None and slot.identity == identity
@@ -154,7 +162,8 @@ class ReplayWSGI:
         key = (orchestrator_settings(), environ.get("wsgi.url_scheme"), environ.get("HTTP_HOST"),
                environ.get("PATH_INFO"), environ.get("QUERY_STRING"), environ.get("HTTP_ACCEPT"),
                environ.get("HTTP_ORIGIN"), identity[0], is_loopback(environ.get("REMOTE_ADDR") or ""))
-        entry, state = self._store.get(key) if accepted_credentials.accepted(identity) else (None, None)
+        accepted = accepted_credentials.state(identity) == ACCEPTED
+        entry, state = self._store.get(key) if accepted else (None, None)
         if state == CURRENT:
             if entry.not_modified(environ.get("HTTP_IF_NONE_MATCH"), environ.get("HTTP_IF_MODIFIED_SINCE")):
                 start_response("304 Not Modified", entry.not_modified_headers)
@@ -176,9 +185,10 @@ class ReplayWSGI:
             result = self.app(environ, recording_start_response)
         finally:
             _slot.reset(token)
-        if not _stored_for(slot, identity) or "status" not in seen:
+        status = int(seen["status"].split(" ", 1)[0]) if "status" in seen else None
+        _learn(slot, identity, status)
+        if not _stored_for(slot, identity) or status is None:
             return result
-        status = int(seen["status"].split(" ", 1)[0])
         headers = seen["headers"]
         if not _storable(status, {name.lower(): value for name, value in headers}):
             return result
@@ -199,6 +209,7 @@ class ReplayASGI:
         self.app = app
         self._store = _Store(maxsize)
         self._refreshing: dict[tuple, asyncio.Future] = {}
+        self._rechecking: set[Identity] = set()  # credentials past their time that one request is asking Django about
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["method"] != "GET":
@@ -215,7 +226,9 @@ class ReplayASGI:
         key = (orchestrator_settings(), scope.get("scheme"), headers.get(b"host"), scope["path"],
                scope.get("query_string"), headers.get(b"accept"), headers.get(b"origin"), identity[0],
                is_loopback(client[0] or ""))
-        if not accepted_credentials.accepted(identity):
+        accepted = accepted_credentials.state(identity)
+        # Past its time, a credential is asked about by one request; the others go on meanwhile.
+        if accepted is None or (accepted == TO_RECHECK and identity not in self._rechecking):
             return await self._forward(key, identity, scope, receive, send)
         entry, state = self._store.get(key)
         if state != CURRENT:
@@ -246,6 +259,9 @@ class ReplayASGI:
         refreshing = None
         if key not in self._refreshing:
             refreshing = self._refreshing[key] = asyncio.get_running_loop().create_future()
+        rechecking = identity != ANONYMOUS and identity not in self._rechecking
+        if rechecking:
+            self._rechecking.add(identity)
 
         async def recording_send(message):
             if message["type"] == "http.response.start":
@@ -254,6 +270,7 @@ class ReplayASGI:
                            for name, value in message.get("headers", [])}
                 state["record"] = _stored_for(slot, identity) and _storable(message["status"], headers)
                 state["start"] = message
+                _learn(slot, identity, message["status"])
             elif message["type"] == "http.response.body" and state["record"]:
                 state["chunks"].append(message.get("body", b""))
                 if not message.get("more_body", False):
@@ -267,6 +284,8 @@ class ReplayASGI:
             await self.app(scope, receive, recording_send)
         finally:
             _slot.reset(token)
+            if rechecking:
+                self._rechecking.discard(identity)
             if refreshing is not None:
                 del self._refreshing[key]
                 refreshing.set_result(None)

@@ -13,6 +13,7 @@ from django.contrib.sessions.models import Session
 from django.test import Client
 from rest_framework.authtoken.models import Token
 
+from api.credentials import CREDENTIAL_TTL_S
 from api.fastpath import ReplayASGI, ReplayWSGI
 from api.readcache import LIVE_TTL_S
 
@@ -225,6 +226,38 @@ def test_another_token_is_checked_by_django_before_it_shares_the_entry(wsgi, dja
     call(wsgi, "/api/plans", HTTP_AUTHORIZATION=f"Token {other}")
 
     assert django_wsgi.calls == 2
+
+
+def test_a_token_revoked_elsewhere_is_refused_once_its_time_is_up(wsgi, django_wsgi, repo, user_token,
+                                                                    monkeypatch):
+    repo.status("alpha")
+    _, key = user_token
+    call(wsgi, "/api/plans", HTTP_AUTHORIZATION=f"Token {key}")
+    tokens = Token.objects.filter(key=key)
+    tokens._raw_delete(tokens.db)  # as another server process would: no signal reaches this one
+
+    assert call(wsgi, "/api/plans", HTTP_AUTHORIZATION=f"Token {key}")[0] == 200  # still within its time
+    later = time.time() + CREDENTIAL_TTL_S
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert [call(wsgi, "/api/plans", HTTP_AUTHORIZATION=f"Token {key}")[0] for _ in range(2)] == [401, 401]
+    assert django_wsgi.calls == 3
+
+
+def test_asgi_rechecks_an_expired_token_with_django(repo, user_token, monkeypatch):
+    repo.status("alpha")
+    _, key = user_token
+    django_asgi = CountingASGI()
+    app = ReplayASGI(django_asgi)
+    auth = {"authorization": f"Token {key}"}
+    assert asgi_call(app, "/api/plans", **auth) == asgi_call(app, "/api/plans", **auth)
+    assert django_asgi.calls == 1
+
+    later = time.time() + CREDENTIAL_TTL_S
+    monkeypatch.setattr(time, "time", lambda: later)
+    asgi_call(app, "/api/plans", **auth)
+    asgi_call(app, "/api/plans", **auth)
+
+    assert django_asgi.calls == 2
 
 
 def test_a_session_is_replayed_to_until_logout(wsgi, django_wsgi, repo, user_token):
