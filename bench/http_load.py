@@ -122,7 +122,8 @@ def pick_plan(base: str) -> str:
     return sorted(plans, key=lambda plan: (plan["total_tasks"], plan["name"]))[len(plans) // 2]["name"]
 
 
-def run_wrk(url: str, *, connections: int, threads: int, duration: int, script: str, headers: dict | None = None) -> dict:
+def run_wrk(url: str, *, connections: int, threads: int, duration: int, script: str,
+            headers: dict | None = None) -> dict:
     extra = [arg for name, value in (headers or {}).items() for arg in ("-H", f"{name}: {value}")]
     out = subprocess.run(
         ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", "5s", "-s", script, *extra, url],
