@@ -9,12 +9,15 @@ a StatusMonitor on the file publishes them, so they look the same whoever wrote 
 import logging
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, TypeVar
 
+from . import processes
 from .clock import Clock, iso_now, utc_now
-from .errors import InvalidOrchestratorState, InvalidRequest, InvalidTaskState, OrchestratorError, PlanNotFound
+from .errors import (InvalidOrchestratorState, InvalidRequest, InvalidTaskState, LockTimeout, OrchestratorError,
+                     PlanNotFound, StatusFileCorrupt)
 from .events import EventBus, EventType
 from .ipc import default_socket_path
 from .journal import Journal, attach_journal
@@ -24,14 +27,16 @@ from .monitor import StatusMonitor
 from .plans import ParsedPlan, read_plan
 from .prompt import TaskContext, build_prompt
 from .registry import Instance, Registry, new_instance_id
-from .runner import DEFAULT_AGENT_CMD, AgentRunner, RunResult
+from .runner import DEFAULT_AGENT_CMD, KILL_GRACE_S, AgentRunner, RunResult
 from .status import init_status, read_status, update_status
 from .figures import add_figures
-from .runs import add_run_figures, close_run, forecast, open_run, plan_tasks
+from .runs import add_run_figures, close_run, forecast, leftover_agents, note_agent, open_run, plan_tasks
 from .tasks import complete_task, fail_task, next_runnable_task, start_task
 from .transcript import TranscriptWriter
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # run() exit codes, so scripts can tell a finished plan from one that needs a person.
 EXIT_OK = 0  # every task completed or skipped, or stopped on request
@@ -44,6 +49,16 @@ EXIT_MAX_ITERATIONS = 3
 FORCED_KILL_ERROR = "killed by forced shutdown"
 NOTES_MAX = 500
 KILL_RETRY_S = 2.0  # how long a force waits for an agent that is being spawned right now
+# A torn status.json (another writer, a person's editor), a full disk or a stuck lock holder pass;
+# the engine waits them out this long, keeping what it has to write, before it gives up the run.
+STATUS_RETRY_S = 600.0
+RETRY_FIRST_S, RETRY_MAX_S = 0.2, 5.0
+# Faults of the status file that a wait can cure; any other error is a bug or a real refusal.
+TRANSIENT_FAULTS = (StatusFileCorrupt, LockTimeout, OSError)
+
+
+class _GaveUp(Exception):
+    """The status file stayed unusable for STATUS_RETRY_S: the run ends, it does not crash."""
 
 
 @dataclass
@@ -60,6 +75,7 @@ class EngineConfig:
     socket_path: str | None = None  # default /tmp/orchestrator-<id>.sock
     api_port: int | None = None  # recorded in the registry when an API is served alongside
     agent_env: dict[str, str] | None = None  # laid over the inherited environment of the agent
+    status_retry_s: float = STATUS_RETRY_S  # how long a status.json fault is waited out
 
 
 class Engine:
@@ -98,6 +114,7 @@ class Engine:
         self._task_done = threading.Event()
         self._shutdown_requested = False
         self._force = False
+        self._forced = threading.Event()  # also ends a wait for the status file
         self._current_task: dict | None = None
         self._presence: Presence | None = None
         self._end_reason = ""
@@ -149,6 +166,8 @@ class Engine:
                 return "Already stopping."
             self._shutdown_requested = True
             self._force = self._force or force
+            if force:
+                self._forced.set()
             self._set_state("stopping", f"{reason} (forced)" if force else reason)
             self._resume.set()
             task = self._current_task
@@ -243,12 +262,13 @@ class Engine:
             self._presence.start()
             restore_signals = install_shutdown_signals(self._on_signal)
             try:
-                recovered = self._begin_run()
-                reason = f"started; requeued {', '.join(recovered)} left in_progress" if recovered else "started"
-                with self._lock:
-                    self._set_state("running", reason)
-                code = self._loop()
-                self._finish_run()
+                try:
+                    self._begin_run()
+                    code = self._loop()
+                    self._finish_run()
+                except _GaveUp as exc:
+                    self._end_reason = str(exc)
+                    code = EXIT_CRASHED
             finally:
                 restore_signals()
             final = "stopped"
@@ -274,7 +294,7 @@ class Engine:
             if self.iteration >= self.config.max_iterations:
                 self._end_reason = f"max iterations ({self.config.max_iterations}) reached"
                 return EXIT_MAX_ITERATIONS
-            snapshot = read_status(self.status_path)
+            snapshot = self._wait_out(lambda: read_status(self.status_path), what="the next task waits")
             if snapshot is None:  # deleted under us: start over from the plan
                 snapshot = init_status(self.status_path, plan=self._read_plan(), plan_path=self.plan_path,
                                        clock=self.clock)
@@ -301,8 +321,10 @@ class Engine:
             self._task_done.clear()
         try:
             try:
-                started, _ = update_status(self.status_path, lambda data: start_task(data, task_id, now=now),
-                                           clock=self.clock)
+                started, _ = self._wait_out(
+                    lambda: update_status(self.status_path, lambda data: start_task(data, task_id, now=now),
+                                          clock=self.clock),
+                    what=f"task {task_id} waits to start")
             except OrchestratorError as exc:
                 logger.warning("Task %s could not be started: %s", task_id, exc)
                 return
@@ -313,7 +335,8 @@ class Engine:
             if not forced:
                 prompt = self._prompt(started)
                 transcript = self._open_transcript(task_id, prompt)
-                result = self._runner.run(prompt, task_id=task_id, transcript=transcript)
+                result = self._runner.run(prompt, task_id=task_id, transcript=transcript,
+                                          on_start=lambda agent: self._note_agent(task_id, agent))
             self._record(task_id, result, transcript)
         finally:
             with self._lock:
@@ -338,8 +361,9 @@ class Engine:
             notes = result.result_text.strip()[:NOTES_MAX] or None
             findings_path = self.layout.relative(findings) if findings.exists() else None
 
-            def change(data):
+            def outcome(data):
                 return complete_task(data, task_id, now=now, notes=notes, findings_path=findings_path)
+            kept = f"task {task_id} completed"
             self._counts["completed"] += 1
         else:
             with self._lock:
@@ -347,8 +371,9 @@ class Engine:
             error = FORCED_KILL_ERROR if result is None or (result.killed and forced) else (
                 result.error or "agent failed")
 
-            def change(data):
+            def outcome(data):
                 return fail_task(data, task_id, now=now, error=error)
+            kept = f"task {task_id} failed ({error})"
             self._counts["failed"] += 1
             logger.warning("Task %s failed: %s", task_id, error)
         figures = result.figures if result is not None else None
@@ -358,16 +383,59 @@ class Engine:
                               malformed_lines=result.malformed_lines, duration_s=result.duration_s)
 
         def record(data):
-            task = change(data)
+            task = outcome(data)
             if figures is not None:
                 add_figures(task, figures)
                 add_run_figures(data, run_id=self.instance_id, figures=figures)
+            note_agent(data, run_id=self.instance_id, agent=None)
             return task
         try:
-            update_status(self.status_path, record, clock=self.clock)
+            self._wait_out(lambda: update_status(self.status_path, record, clock=self.clock),
+                           what=f"{kept}; the outcome is kept until it is written")
         except InvalidTaskState as exc:
             # Someone rewrote the task while the agent ran (by hand: the API refuses this).
             logger.warning("Outcome of task %s not recorded: %s", task_id, exc)
+
+    def _note_agent(self, task_id: str, agent: dict) -> None:
+        """The run record names the running agent, for a restart after this process is SIGKILLed."""
+        try:
+            update_status(self.status_path, lambda data: note_agent(
+                data, run_id=self.instance_id, agent={"taskId": task_id, **agent}), clock=self.clock)
+        except (OrchestratorError, OSError) as exc:
+            # Not worth stopping the agent for: it still dies with this process (agents/guard.py).
+            logger.warning("The agent of task %s is not in the run record: %s", task_id, exc)
+
+    def _wait_out(self, action: Callable[[], T], *, what: str) -> T:
+        """`action` (a read or write of status.json), retried with backoff while it fails for a fault
+        that passes, for at most config.status_retry_s; `what` tells the event stream what waits.
+
+        Both the wait and the recovery are orchestrator_state events (the state itself is
+        unchanged), so a person watching knows why nothing moves and what to fix.
+        """
+        deadline = time.monotonic() + self.config.status_retry_s
+        delay, failures = RETRY_FIRST_S, 0
+        while True:
+            try:
+                result = action()
+            except TRANSIENT_FAULTS as exc:
+                failures += 1
+                fault = exc.message if isinstance(exc, OrchestratorError) else str(exc)
+                if failures == 1:
+                    logger.warning("Waiting for %s: %s", self.status_path, fault)
+                    self._announce(f"waiting for {self.status_path.name} ({fault}); {what}")
+                if self._forced.is_set() or time.monotonic() + delay > deadline:
+                    raise _GaveUp(f"{self.status_path.name} stayed unusable ({fault}); given up after "
+                                  f"{failures} attempt(s): {what}") from exc
+                self._forced.wait(delay)
+                delay = min(delay * 2, RETRY_MAX_S)
+                continue
+            if failures:
+                self._announce(f"{self.status_path.name} usable again after {failures} failed attempt(s)")
+            return result
+
+    def _announce(self, reason: str) -> None:
+        with self._lock:
+            self._set_state(self._state, reason)
 
     def _kill_agent(self) -> None:
         """kill() only reaches a spawned agent; a task whose agent is being spawned right now is
@@ -393,18 +461,31 @@ class Engine:
             port=self.config.api_port,
         )
 
-    def _begin_run(self) -> list[str]:
+    def _begin_run(self) -> None:
+        """Ends agents that dead runs left behind, then requeues their tasks: one agent per task, ever."""
+        snapshot = self._wait_out(lambda: read_status(self.status_path), what="the run waits to start")
+        reason = ["started"]
+        for agent in leftover_agents(snapshot.data if snapshot else {}, run_id=self.instance_id):
+            if processes.end_group(agent, grace=KILL_GRACE_S):
+                logger.warning("Ended the agent (pid %s) that a dead orchestrator left running on task %s.",
+                               agent.get("pid"), agent.get("taskId"))
+                reason.append(f"ended the leftover agent of task {agent.get('taskId')} (pid {agent.get('pid')})")
         now = iso_now(self.clock)
-        recovered, _ = update_status(
-            self.status_path, lambda data: open_run(data, run_id=self.instance_id, now=now), clock=self.clock)
+        recovered, _ = self._wait_out(lambda: update_status(
+            self.status_path, lambda data: open_run(data, run_id=self.instance_id, now=now), clock=self.clock),
+            what="the run waits to start")
         for task_id in recovered:
             logger.warning("Task %s was left in_progress by an earlier run; it is pending again.", task_id)
-        return recovered
+        if recovered:
+            reason.append(f"requeued {', '.join(recovered)} left in_progress")
+        with self._lock:
+            self._set_state("running", "; ".join(reason))
 
     def _finish_run(self) -> None:
         now = iso_now(self.clock)
-        update_status(self.status_path, lambda data: close_run(
-            data, run_id=self.instance_id, now=now, **self._counts), clock=self.clock)
+        self._wait_out(lambda: update_status(self.status_path, lambda data: close_run(
+            data, run_id=self.instance_id, now=now, **self._counts), clock=self.clock),
+            what="the run's summary waits to be written")
 
     def _on_signal(self, name: str) -> None:
         """The first SIGTERM/SIGINT stops after the current task; a second one kills the agent too."""

@@ -1,16 +1,21 @@
 """Runs the agent as a killable process group and turns its stream-json into tool events."""
 
+import errno
 import json
 import os
 import re
 import selectors
 import signal
+import socket
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
+from . import processes
 from .events import EventType
 from .figures import AgentFigures, FigureTally
 from .transcript import TranscriptWriter, cut
@@ -25,6 +30,8 @@ KILL_GRACE_S = 5.0  # SIGTERM lets Claude Code stop its shells; SIGKILL follows 
 EXIT_DRAIN_S = 1.0  # after the agent exits, children still holding its pipes get this long to finish
 ABANDON_S = 2.0  # after SIGKILL, pipes still open can only belong to a process that left the group
 POLL_S = 0.05  # how quickly a timeout or kill() is noticed while the agent is silent
+START_TIMEOUT_S = 30.0  # for the guard to report the agent started; an interpreter start, even on a busy host
+GUARD = Path(__file__).resolve().parent / "agents" / "guard.py"
 STDERR_TAIL_BYTES = 4096
 READ_CHUNK = 65536
 VALUE_MAX = 40  # one generic key=value pair, so several fit in one summary
@@ -250,9 +257,12 @@ class AgentRunner:
         return True
 
     def run(self, prompt: str, *, task_id: str | None = None,
-            transcript: TranscriptWriter | None = None) -> RunResult:
+            transcript: TranscriptWriter | None = None,
+            on_start: Callable[[dict], None] | None = None) -> RunResult:
         """`transcript`, when given, gets every text, tool call and result line as it arrives;
-        the caller finishes and closes it."""
+        the caller finishes and closes it. `on_start(identity)` gets the agent group's identity
+        (processes.identity) once it runs, so that an orchestrator restarted after a crash can
+        find and end a leftover agent."""
         argv = self.argv(prompt, task_id=task_id)
         started = self.clock()
         env = None if self.env is None else {**os.environ, **self.env}
@@ -260,33 +270,66 @@ class AgentRunner:
         if self.cwd is not None and not os.path.isdir(self.cwd):
             # Popen would blame the executable for a missing cwd.
             return self._failed_to_start(f"working directory not found: {self.cwd}", started)
+        ours, theirs = socket.socketpair()
         try:
+            # The guard leads the agent's session and ends it if this process dies (agents/guard.py).
             proc = subprocess.Popen(
-                argv, cwd=self.cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE, bufsize=0, start_new_session=True,
+                [sys.executable, "-I", "-S", str(GUARD), str(theirs.fileno()), f"{self.kill_grace:g}", "--", *argv],
+                cwd=self.cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, bufsize=0, start_new_session=True, pass_fds=(theirs.fileno(),),
             )
-        except FileNotFoundError:
-            return self._failed_to_start(
-                f"agent executable not found: {argv[0]!r} (is it installed and on PATH?)", started)
         except OSError as exc:
-            reason = exc.strerror or exc
-            return self._failed_to_start(f"agent could not be started: {argv[0]!r}: {reason}", started)
+            ours.close()
+            return self._failed_to_start(f"agent could not be started: {argv[0]!r}: {exc.strerror or exc}", started)
+        finally:
+            theirs.close()
         with self._lock:
             self._proc = proc
         try:
+            error = self._await_start(proc, ours, argv[0])
+            if error is not None:
+                return self._failed_to_start(error, started)
             parser = _StreamParser(self._emit, self.clock, task_id=task_id, transcript=transcript)
-            stderr_tail, timed_out = self._pump(proc, parser)
+            stderr_tail, timed_out = self._pump(proc, parser, on_start)
         finally:
             with self._lock:
                 self._proc = None
+            ours.close()
         parser.close_open_tools()
         return self._result(proc.returncode, parser, stderr_tail, timed_out, started)
+
+    def _await_start(self, proc: subprocess.Popen, control: socket.socket, executable: str) -> str | None:
+        """The guard's first line: None once the agent runs, else why it did not start (guard reaped)."""
+        control.settimeout(START_TIMEOUT_S)
+        line = b""
+        try:
+            while not line.endswith(b"\n"):
+                chunk = control.recv(64)
+                if not chunk:
+                    break
+                line += chunk
+        except TimeoutError:
+            _signal_group(proc.pid, signal.SIGKILL)
+        word, _, value = line.decode("ascii", errors="replace").strip().partition(" ")
+        if word == "ok":
+            return None
+        proc.wait()
+        detail = proc.stderr.read().decode("utf-8", errors="replace").strip()
+        proc.stdout.close()
+        proc.stderr.close()
+        if word != "error":
+            return "agent could not be started: its guard failed" + (f": {_cut(detail, 300)}" if detail else "")
+        code = int(value) if value.isdigit() else 0
+        if code == errno.ENOENT:
+            return f"agent executable not found: {executable!r} (is it installed and on PATH?)"
+        return f"agent could not be started: {executable!r}: {os.strerror(code)}"
 
     def _emit(self, event_type: EventType, data: dict) -> None:
         if self.bus is not None:
             self.bus.emit(event_type, self.instance_id, data)
 
-    def _pump(self, proc: subprocess.Popen, parser: _StreamParser) -> tuple[bytes, bool]:
+    def _pump(self, proc: subprocess.Popen, parser: _StreamParser,
+              on_start: Callable[[dict], None] | None) -> tuple[bytes, bool]:
         """Reads both pipes in this thread and enforces timeout, kill() and cleanup in one loop.
 
         One loop and no helper threads: the child can never block on a full stderr pipe, and
@@ -301,6 +344,8 @@ class AgentRunner:
         timed_out = False
         exited_at = sigkill_at = abandon_at = None
         try:
+            if on_start is not None:
+                on_start(processes.identity(pgid) or {"pgid": pgid, "pid": pgid})
             while selector.get_map() or proc.poll() is None:
                 if selector.get_map():
                     for key, _ in selector.select(POLL_S):

@@ -9,6 +9,7 @@ from .plans import ParsedPlan
 from .tasks import complete_task, fail_task, next_runnable_task, retry_task, start_task
 
 INTERRUPTED_ERROR = "interrupted: the orchestrator running it stopped before it finished"
+AGENT_KEY = "agent"  # in a run record while its agent runs: {"taskId", "pgid", "pid", "startTicks", "bootId"}
 
 
 def open_run(data: dict, *, run_id: str, now: str) -> list[str]:
@@ -24,9 +25,28 @@ def open_run(data: dict, *, run_id: str, now: str) -> list[str]:
         fail_task(data, task_id, now=now, error=INTERRUPTED_ERROR)
         retry_task(data, task_id, now=now)
     runs = data.get("runs") if isinstance(data.get("runs"), list) else []
+    for run in runs:
+        if isinstance(run, dict):
+            run.pop(AGENT_KEY, None)  # ended by the caller (leftover_agents) before this run opened
     runs.append({"runId": run_id, "startedAt": now})
     data["runs"] = runs
     return stuck
+
+
+def note_agent(data: dict, *, run_id: str, agent: dict | None) -> None:
+    """Record the running agent's process identity in this run's record (None: it has ended)."""
+    for run in data.get("runs") or ():
+        if isinstance(run, dict) and run.get("runId") == run_id:
+            if agent is None:
+                run.pop(AGENT_KEY, None)
+            else:
+                run[AGENT_KEY] = agent
+
+
+def leftover_agents(data: dict, *, run_id: str) -> list[dict]:
+    """Agents recorded by other runs: on a plan nobody else runs, their orchestrators died with them running."""
+    return [run[AGENT_KEY] for run in data.get("runs") or ()
+            if isinstance(run, dict) and run.get("runId") != run_id and isinstance(run.get(AGENT_KEY), dict)]
 
 
 def close_run(data: dict, *, run_id: str, now: str, completed: int, failed: int) -> None:

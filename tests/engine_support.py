@@ -72,7 +72,12 @@ def wait_until(predicate, *, timeout: float = 10.0, interval: float = 0.02, mess
 
 
 def agent_pids(marker: str) -> list[int]:
-    """Scripted agents whose command line contains `marker` (e.g. the fixture repository's path)."""
+    """Scripted agents whose command line contains `marker` (e.g. the fixture repository's path).
+
+    The agent's module or script must be an argument of its own: an orchestrator's command line
+    holds its agent command in one argument, and a guard's (orchestrator/agents/guard.py) ends in the
+    agent's after a `--`; neither is an agent.
+    """
     pids = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -81,7 +86,9 @@ def agent_pids(marker: str) -> list[int]:
             cmdline = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if any(b"orchestrator.agents.scripted" in arg for arg in cmdline) and any(
+        if b"--" in cmdline:
+            continue
+        if any(arg == b"orchestrator.agents.scripted" or arg.endswith(b"/scripted.py") for arg in cmdline) and any(
                 marker.encode() in arg for arg in cmdline):
             pids.append(int(entry.name))
     return pids

@@ -126,8 +126,7 @@ def test_orchestrator_killed_with_sigkill_restarts_without_redoing_finished_task
     finally:
         first.kill()
         first.communicate(timeout=10)
-    for pid in agent_pids(str(trio.root)):  # the agent has its own process group and outlives us
-        os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: not agent_pids(str(trio.root)), message="the agent to die with its orchestrator")
     before = status_of(trio)
     [dead] = Registry(trio.layout.registry_path).list()
     assert dead.status == "running" and not is_alive(dead)  # what readers see after a crash

@@ -406,13 +406,13 @@ def test_real_full_disk_keeps_the_old_status_file_and_answers_503_json(tiny_disk
 
 # -- orchestrator killed with SIGKILL mid-task -----------------------------------------------
 
-def _spawn_orchestrator(repo, delay: float) -> subprocess.Popen:
-    agent = shlex.join(AGENT_CMD).replace("--delay 0", f"--delay {delay}")
+def _spawn_orchestrator(repo, delay: float, *, agent_cmd: list[str] = AGENT_CMD, env=None) -> subprocess.Popen:
+    agent = shlex.join(agent_cmd).replace("--delay 0", f"--delay {delay}")
     return subprocess.Popen(
         [sys.executable, "manage.py", "orchestrate", "trio", "--plain", "--repo-root", str(repo.root),
          "--agent-cmd", agent],
         cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"})
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", **(env or {})})
 
 
 def _tasks(repo) -> dict:
@@ -435,8 +435,7 @@ def test_orchestrator_killed_mid_task_is_reported_crashed_refuses_commands_and_r
         first.send_signal(signal.SIGKILL)
         killed_at = time.monotonic()
         first.wait(10)  # a shell reaps its dead child; a zombie's pid would still look alive
-        for pid in agent_pids(str(served.root)):
-            os.kill(pid, signal.SIGKILL)  # the agent has its own process group: SIGKILL did not reach it
+        wait_until(lambda: not agent_pids(str(served.root)), message="the agent to die with its orchestrator")
 
         def reported_crashed():
             return api.get(f"/api/orchestrators/{instance.id}/status").json()["status"] == "crashed"
@@ -459,6 +458,97 @@ def test_orchestrator_killed_mid_task_is_reported_crashed_refuses_commands_and_r
     entries = {entry.id: entry.status for entry in Registry(served.layout.registry_path).list()}
     assert entries[instance.id] == "crashed"  # marked by the restarted orchestrator on its way in
     print(f"crash reported {crash_report_s * 1000:.0f} ms after SIGKILL (heartbeat period {HEARTBEAT_S:g} s)")
+
+
+def _is_running(pid: int) -> bool:
+    """Alive and not a zombie (nobody may reap orphans in a container)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+def _hanging_agent(repo, orchestrator: subprocess.Popen, *, recorded: bool) -> int:
+    """The pid of the agent hanging on 1.1 once it has announced its tool (so it writes no more and
+    no broken pipe can end it), and once the run record names it, if `recorded`."""
+    def running_agent():
+        assert orchestrator.poll() is None, orchestrator.communicate()[0]
+        snapshot = read_status(repo.layout.status_file("trio", archived=False))
+        in_record = snapshot is not None and any("agent" in run for run in snapshot.data.get("runs", []))
+        journals = list(repo.layout.journal_dir.glob("*.jsonl"))
+        hanging = any(b'"tool_started"' in journal.read_bytes() for journal in journals)
+        agents = [pid for pid in agent_pids(str(repo.root)) if _is_running(pid)]
+        return hanging and (in_record or not recorded) and agents and agents[0]
+    return wait_until(running_agent, timeout=30, message="the agent hanging on 1.1")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(90)
+def test_an_agent_never_outlives_its_sigkilled_orchestrator(served):
+    """It used to run on with PPID 1, outside every timeout, after `kill -9` of the orchestrator."""
+    served.plan("trio", THREE_PHASES, title="Trio")
+    orchestrator = _spawn_orchestrator(served, delay=0, env={"SCRIPTED_AGENT_HANG_TASKS": "1.1"})
+    try:
+        agent = _hanging_agent(served, orchestrator, recorded=False)
+        orchestrator.send_signal(signal.SIGKILL)
+        orchestrator.wait(10)
+        wait_until(lambda: not _is_running(agent), timeout=20, message="the agent to die with its orchestrator")
+    finally:
+        orchestrator.kill()
+        orchestrator.communicate()
+
+
+# Starts the agent, after noting whether the leftover agent (argv[1]) was still running then.
+OVERLAP_PROBE = textwrap.dedent("""
+    import os, sys
+    try:
+        state = open("/proc/" + sys.argv[1] + "/stat").read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        state = "gone"
+    with open(sys.argv[2], "a") as log:
+        log.write(("overlap" if state not in ("gone", "Z", "X") else "alone") + "\\n")
+    os.execv(sys.argv[3], sys.argv[3:])
+""")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_a_restarted_orchestrator_ends_the_leftover_agent_before_requeuing_its_task(served, tmp_path):
+    """An agent whose guard could not act (stopped here) outlives its orchestrator; the next
+    orchestrator of the plan must end it before it runs the task again: two agents never share one."""
+    served.plan("trio", THREE_PHASES, title="Trio")
+    first = _spawn_orchestrator(served, delay=0, env={"SCRIPTED_AGENT_HANG_TASKS": "1.1"})
+    guard = None
+    try:
+        agent = _hanging_agent(served, first, recorded=True)
+        guard = os.getpgid(agent)
+        os.killpg(guard, signal.SIGSTOP)
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+        assert _is_running(agent)  # the leftover: nothing supervises it now
+
+        starts = tmp_path / "starts.log"
+        second = _spawn_orchestrator(
+            served, delay=0, agent_cmd=[sys.executable, "-c", OVERLAP_PROBE, str(agent), str(starts), *AGENT_CMD])
+        output, _ = second.communicate(timeout=90)
+        assert second.returncode == 0, output
+    finally:
+        first.kill()
+        first.communicate()
+        if guard is not None:
+            try:
+                os.killpg(guard, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    assert not _is_running(agent)
+    assert starts.read_text().split() == ["alone"] * 5
+    assert "ended the leftover agent of task 1.1" in output
+    tasks = _tasks(served)
+    assert {t["status"] for t in tasks.values()} == {"completed"}
+    assert tasks["1.1"]["retryCount"] == 1  # the lost attempt is on the record
+    assert not [run for run in read_status(served.layout.status_file("trio", archived=False)).data["runs"]
+                if "agent" in run]
 
 
 # -- a client that falls behind --------------------------------------------------------------

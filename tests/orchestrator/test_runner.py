@@ -3,6 +3,7 @@
 import itertools
 import json
 import os
+import subprocess
 import sys
 import textwrap
 import threading
@@ -308,6 +309,70 @@ def test_a_failing_event_sink_propagates_and_takes_the_agent_down(agent, tmp_pat
     with pytest.raises(RuntimeError, match="sink down"):
         AgentRunner(argv, instance_id="i", bus=BrokenBus()).run("p")
     assert is_gone(int(pid_file.read_text()))
+
+
+def test_the_whole_agent_group_dies_with_its_sigkilled_orchestrator(agent, tmp_path):
+    """The agent runs in a session of its own (so its group can be signalled), which used to leave
+    it, and the shells it started, running with PPID 1 after the orchestrator was SIGKILLed."""
+    agent_pid, child_pid = tmp_path / "agent.pid", tmp_path / "child.pid"
+    argv = agent(f'''
+        open({str(agent_pid)!r}, "w").write(str(os.getpid()))
+        stubborn = subprocess.Popen([sys.executable, "-c",
+            "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"])
+        open({str(child_pid)!r}, "w").write(str(stubborn.pid))
+        time.sleep(60)
+    ''')
+    orchestrator = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        from orchestrator.runner import AgentRunner
+        AgentRunner({argv!r}, instance_id="i", kill_grace=0.5).run("p")
+    """)], cwd=Path(__file__).resolve().parents[2])
+    try:
+        wait_for_file = [agent_pid, child_pid]
+        deadline = time.monotonic() + 10
+        while not all(path.exists() and path.read_text() for path in wait_for_file):
+            assert time.monotonic() < deadline and orchestrator.poll() is None, "the agent never started"
+            time.sleep(0.02)
+        orchestrator.kill()
+        orchestrator.wait()
+        assert is_gone(int(agent_pid.read_text()), wait=10)
+        assert is_gone(int(child_pid.read_text()), wait=10)  # it ignores SIGTERM: SIGKILL after the grace
+    finally:
+        orchestrator.kill()
+
+
+def test_on_start_gets_the_identity_of_the_agent_group(agent):
+    argv = agent('''
+        done()
+    ''')
+    seen = []
+    result = AgentRunner(argv, instance_id="i").run("p", on_start=seen.append)
+    assert result.success
+    [identity] = seen
+    assert identity["pgid"] == identity["pid"] and identity["startTicks"] > 0 and identity["bootId"]
+
+
+def test_a_failing_on_start_takes_the_agent_down(agent, tmp_path):
+    pid_file = tmp_path / "agent.pid"
+    argv = agent(f'''
+        open({str(pid_file)!r}, "w").write(str(os.getpid()))
+        time.sleep(60)
+    ''')
+
+    def broken(_identity):
+        while not pid_file.exists():
+            time.sleep(0.01)
+        raise RuntimeError("record failed")
+    with pytest.raises(RuntimeError, match="record failed"):
+        AgentRunner(argv, instance_id="i").run("p", on_start=broken)
+    assert is_gone(int(pid_file.read_text()))
+
+
+def test_an_agent_that_cannot_be_executed_is_named_with_the_reason(tmp_path):
+    script = tmp_path / "not-executable"
+    script.write_text("#!/bin/sh\n")
+    result = AgentRunner([str(script)], instance_id="i").run("p")
+    assert not result.success and result.exit_code is None
+    assert result.error == f"agent could not be started: {str(script)!r}: Permission denied"
 
 
 def test_missing_executable_is_a_failed_result_not_an_exception():

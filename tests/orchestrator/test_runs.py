@@ -1,7 +1,8 @@
 """Run records, crash recovery and the dry-run forecast, as pure functions over a status dict."""
 
 from orchestrator.plans import parse_plan
-from orchestrator.runs import INTERRUPTED_ERROR, close_run, forecast, open_run, plan_tasks
+from orchestrator.runs import (INTERRUPTED_ERROR, close_run, forecast, leftover_agents, note_agent, open_run,
+                              plan_tasks)
 
 NOW = "2025-01-01T00:00:00.000Z"
 
@@ -29,6 +30,25 @@ def test_open_run_keeps_earlier_runs_and_close_run_fills_in_this_one():
     assert data["runs"][0] == {"runId": "orch-1", "startedAt": NOW}
     assert data["runs"][1] == {"runId": "orch-2", "startedAt": NOW, "completedAt": "2025-01-01T00:01:00.000Z",
                                "tasksCompleted": 3, "tasksFailed": 1}
+
+
+def test_the_running_agent_is_noted_in_its_run_and_other_runs_see_it_as_a_leftover():
+    agent = {"taskId": "1.1", "pgid": 41, "pid": 41, "startTicks": 7, "bootId": "b"}
+    data = {**tasks(**{"1.1": "in_progress"}), "runs": [{"runId": "orch-1", "startedAt": NOW, "note": "kept"}]}
+    note_agent(data, run_id="orch-1", agent=agent)
+    assert leftover_agents(data, run_id="orch-1") == []
+    assert leftover_agents(data, run_id="orch-2") == [agent]
+    open_run(data, run_id="orch-2", now=NOW)  # the caller ended the leftover first
+    assert data["runs"][0] == {"runId": "orch-1", "startedAt": NOW, "note": "kept"}
+    note_agent(data, run_id="orch-2", agent=agent)
+    note_agent(data, run_id="orch-2", agent=None)
+    assert data["runs"][1] == {"runId": "orch-2", "startedAt": NOW}
+
+
+def test_leftover_agents_ignore_runs_and_agents_of_any_other_shape():
+    data = {"tasks": [], "runs": ["x", {"runId": "orch-1", "agent": "pid 4"}, {"agent": [1]}]}
+    assert leftover_agents(data, run_id="orch-2") == []
+    assert leftover_agents({"tasks": [], "runs": {"a": 1}}, run_id="orch-2") == []
 
 
 def test_forecast_lists_runnable_tasks_in_order_with_retryable_failures():
