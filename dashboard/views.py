@@ -26,7 +26,7 @@ def _login_needed(request) -> bool:
 def index(request):
     if _login_needed(request):
         return redirect_to_login(request.get_full_path())
-    return render(request, "dashboard/index.html")
+    return render(request, "dashboard/index.html", {"can_control": request.user.has_perm(CONTROL_PERMISSION)})
 
 
 @ensure_csrf_cookie

@@ -12,10 +12,11 @@ PROJECT = Path(__file__).resolve().parents[2]
 
 
 def demo_agent_template() -> str:
-    """The --agent-cmd of scripts/start, with its shell variables expanded as the script would."""
+    """The demo's agent command in scripts/start (ORCHESTRATOR_AGENT_CMD, for its own run and the dashboard's
+    starts), with its shell variables expanded as the script would."""
     script = (PROJECT / "scripts" / "start").read_text()
     py = re.search(r"^py=(\S+)", script, flags=re.M).group(1)
-    template = re.search(r'--agent-cmd "([^"]+)"', script).group(1)
+    template = re.search(r'ORCHESTRATOR_AGENT_CMD:-([^"]+)\}"', script).group(1)
     expanded = subprocess.run(["bash", "-c", f'py={py}; AGENT_DELAY=0; printf %s "{template}"'], cwd=PROJECT,
                               capture_output=True, text=True, check=True)
     return expanded.stdout
