@@ -16,7 +16,7 @@ async function taskFindings(taskId, files) {
   const known = rendered.get(taskId);
   if (known?.key === key) return known.node;
   const finding = await getJSON(`${planUrl}/findings/${encodeURIComponent(taskId)}`);
-  const node = el("details", { class: "finding", id: `finding-${taskId}`, open: true },
+  const node = el("details", { class: "finding", id: `finding-${taskId}` },
     el("summary", {}, el("strong", {}, `Task ${taskId}`), " ",
       el("span", { class: "desc" }, finding.files.map((file) => file.file).join(", "))),
     ...finding.files.map((file) => {
