@@ -17,6 +17,7 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from api import daphne_request  # noqa: E402
+from api.admission import AdmissionASGI  # noqa: E402
 from api.fastpath import ReplayASGI  # noqa: E402
 
 from realtime.auth import TokenAuthMiddlewareStack  # noqa: E402
@@ -29,7 +30,7 @@ daphne_request.install()
 
 application = ProtocolTypeRouter(
     {
-        "http": ReplayASGI(django_asgi_app),
+        "http": ReplayASGI(AdmissionASGI(django_asgi_app)),
         "websocket": AllowedHostsOriginValidator(
             TokenAuthMiddlewareStack(URLRouter([*websocket_urlpatterns, unknown_path]))
         ),

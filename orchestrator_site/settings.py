@@ -96,6 +96,17 @@ DATABASES = {
         default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}", conn_max_age=60
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["OPTIONS"] = {
+        # Every transaction takes the write lock when it begins: a deferred one that read first
+        # fails at once with `database is locked` when it tries to write, whatever the timeout.
+        "transaction_mode": "IMMEDIATE",
+        # Writers wait this long for the lock (commands queue behind each other, none fails).
+        "timeout": 30,
+        # WAL: readers never block the writer nor it them; NORMAL is safe with WAL (no corruption,
+        # at worst the last commits lost on power failure).
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
