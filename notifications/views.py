@@ -21,12 +21,25 @@ DENIED = error_response(
     "No credentials, or a user without the control permission.",
     ("permission_denied", "You need the 'control orchestrator' permission to send commands.", {}),
 )
+WEBHOOK_EXAMPLE = {
+    "id": 1, "name": "team chat", "url": "https://chat.example.com/hooks/T0123",
+    "kinds": ["task_failed", "orchestrator_crashed"], "plan": "", "enabled": True,
+    "disabled_reason": "", "created_at": "2025-01-02T03:04:05.123456Z",
+}
+NOT_FOUND = error_response(
+    "No webhook with this id.",
+    ("not_found", "No Webhook matches the given query.", {}),
+)
 
 
 @extend_schema(tags=["Webhooks"], responses={401: DENIED, 403: DENIED})
 @extend_schema_view(
-    list=extend_schema(summary="List webhooks", description="Secrets are not shown."),
-    retrieve=extend_schema(summary="One webhook"),
+    list=extend_schema(summary="List webhooks", description="Secrets are not shown.",
+                       responses={200: OpenApiResponse(WebhookSerializer(many=True), examples=[OpenApiExample(
+                           "Webhooks", response_only=True, value=[WEBHOOK_EXAMPLE])]), 401: DENIED, 403: DENIED}),
+    retrieve=extend_schema(summary="One webhook",
+                           responses={200: OpenApiResponse(WebhookSerializer, examples=[OpenApiExample(
+                               "Webhook", response_only=True, value=WEBHOOK_EXAMPLE)]), 401: DENIED, 403: DENIED, 404: NOT_FOUND}),
     create=extend_schema(
         summary="Add a webhook",
         description=("Every event of the chosen kinds is POSTed to `url`, signed with HMAC-SHA256 "
@@ -35,14 +48,12 @@ DENIED = error_response(
                      "ORCHESTRATOR_WEBHOOK_ALLOW_PRIVATE=1."),
         request=WebhookCreateSerializer,
         responses={201: OpenApiResponse(WebhookCreatedSerializer, examples=[OpenApiExample(
-            "Created", response_only=True, value={
-                "id": 1, "name": "team chat", "url": "https://chat.example.com/hooks/T0123",
-                "kinds": ["task_failed", "orchestrator_crashed"], "plan": "", "enabled": True,
-                "disabled_reason": "", "created_at": "2025-01-02T03:04:05.123456Z",
-                "secret": "q3VZ0b4...generated, shown once"})]),
+            "Created", response_only=True,
+            value={**WEBHOOK_EXAMPLE, "secret": "q3VZ0b4...generated, shown once"})]),
             400: REFUSED, 401: DENIED, 403: DENIED},
     ),
-    destroy=extend_schema(summary="Delete a webhook", description="Its delivery log goes with it."),
+    destroy=extend_schema(summary="Delete a webhook", description="Its delivery log goes with it.",
+                          responses={204: None, 401: DENIED, 403: DENIED, 404: NOT_FOUND}),
 )
 class WebhookViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin,
                      viewsets.GenericViewSet):

@@ -1232,6 +1232,24 @@ export interface components {
             /** @description The latest run's Claude Code session (for `claude --resume`). */
             session_id?: string | null;
         };
+        Webhook: {
+            readonly id: number;
+            /** @description A label for people; optional. */
+            readonly name: string;
+            /**
+             * Format: uri
+             * @description Receives a signed POST per event (http or https).
+             */
+            readonly url: string;
+            kinds: components["schemas"]["KindsEnum"][];
+            /** @description Only events of orchestrators running this plan (its name); empty: all. */
+            readonly plan: string;
+            readonly enabled: boolean;
+            /** @description Why the server switched it off, if it did. */
+            readonly disabled_reason: string;
+            /** Format: date-time */
+            readonly created_at: string;
+        };
         WebhookCreateRequest: {
             /** Format: uri */
             url: string;
@@ -3114,6 +3132,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"][];
+                };
+            };
             /** @description No credentials, or a user without the control permission. */
             401: {
                 headers: {
@@ -3198,6 +3224,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
             /** @description No credentials, or a user without the control permission. */
             401: {
                 headers: {
@@ -3209,6 +3243,15 @@ export interface operations {
             };
             /** @description No credentials, or a user without the control permission. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No webhook with this id. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3230,6 +3273,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description No credentials, or a user without the control permission. */
             401: {
                 headers: {
@@ -3241,6 +3291,15 @@ export interface operations {
             };
             /** @description No credentials, or a user without the control permission. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No webhook with this id. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
