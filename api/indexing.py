@@ -206,7 +206,6 @@ def _build(files: _PlanFiles, layout: RepoLayout, now: datetime) -> _Built | Non
     phases = [PhaseRecord(position=position, title=raw["phase"], progress_percent=raw["progress_percent"],
                           **_counts(raw)) for position, raw in enumerate(derived.phases)]
     data, counts = derived.data, derived.counts
-    first_open_phase = next((raw["phase"] for raw in derived.phases if raw["progress_percent"] < 100), "")
     modified = max(os.stat(files.plan_path).st_mtime, snapshot.mtime if snapshot else 0.0)
     plan = PlanRecord(
         name=files.name,
@@ -215,7 +214,7 @@ def _build(files: _PlanFiles, layout: RepoLayout, now: datetime) -> _Built | Non
         plan_path=layout.relative(files.plan_path),
         has_status=snapshot is not None,
         state=_state(counts),
-        current_phase=str(data.get("currentPhase") or "") or first_open_phase,
+        current_phase=str(data.get("currentPhase") or "") or derived.first_open_phase or "",
         created_at=parse_iso(data.get("createdAt")),
         last_updated_at=parse_iso(data.get("lastUpdatedAt")) or _from_timestamp(modified),
         fingerprint=files.fingerprint,

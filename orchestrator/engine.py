@@ -150,6 +150,8 @@ class Engine:
 
     def request_resume(self) -> str:
         with self._lock:
+            if self._state == "running":
+                return "Already running."  # an ack, as upstream's orchestrator answers: nothing to undo
             if self._state != "paused":
                 raise InvalidOrchestratorState(f"Cannot resume: the orchestrator is {self._state}, not paused.",
                                                state=self._state)

@@ -15,6 +15,7 @@ from typing import Callable, TypeVar
 
 from .clock import Clock, iso, parse_iso, utc_now
 from .errors import InstanceNotFound, InvalidOrchestratorState, InvalidRequest, RegistryUnavailable
+from .events import ORCHESTRATOR_STATES
 from .fileio import IdentityCache, atomic_write, existing_mode, locked
 
 T = TypeVar("T")
@@ -238,3 +239,21 @@ def is_stale(instance: Instance, now: datetime) -> bool:
     if now.tzinfo is None:
         now = now.replace(tzinfo=timezone.utc)
     return (now - beat).total_seconds() > STALE_AFTER_S
+
+
+def instance_state(instance: Instance, *, alive: bool, reply: dict | None) -> str:
+    """running | paused | stopping | stopped | crashed, from the registry, the pid and the IPC `status` reply.
+
+    A dead pid under running/stopping is a crash. Our engine names its `state`; upstream's
+    orchestrator only says `paused` / `shutdown_requested`, which must show as such too.
+    """
+    if instance.status in ("running", "stopping") and not alive:
+        return "crashed"
+    if reply is not None:
+        if reply.get("state") in ORCHESTRATOR_STATES:
+            return reply["state"]
+        if reply.get("paused") is True:
+            return "paused"
+        if reply.get("shutdown_requested") is True:
+            return "stopping"
+    return instance.status if instance.status in ORCHESTRATOR_STATES else "stopped"

@@ -23,7 +23,7 @@ def open_run(data: dict, *, run_id: str, now: str) -> list[str]:
     stuck = [task["id"] for task in data["tasks"] if task.get("status") == "in_progress"]
     for task_id in stuck:
         fail_task(data, task_id, now=now, error=INTERRUPTED_ERROR)
-        retry_task(data, task_id, now=now)
+        retry_task(data, task_id, now=now, keep_last_error=True)
     runs = data.get("runs") if isinstance(data.get("runs"), list) else []
     for run in runs:
         if isinstance(run, dict):

@@ -57,6 +57,12 @@ class StatusSnapshot:
     def progress_percent(self) -> float:
         return _percent(self.counts)
 
+    @cached_property
+    def first_open_phase(self) -> str | None:
+        """The first phase with a task neither completed nor skipped (skipped work is settled, not done)."""
+        return next((phase["phase"] for phase in self.phases
+                     if phase["completed"] + phase["skipped"] < phase["total"]), None)
+
 
 def _count(tasks: list[dict]) -> dict:
     counts = dict.fromkeys(("total",) + TASK_STATUSES, 0)
@@ -69,9 +75,10 @@ def _count(tasks: list[dict]) -> dict:
 
 
 def _percent(counts: dict) -> float:
+    """status-cli's definition: completed over total. Skipped work is not done; it has its own count."""
     if not counts["total"]:
         return 0.0
-    return round(100.0 * (counts["completed"] + counts["skipped"]) / counts["total"], 1)
+    return round(100.0 * counts["completed"] / counts["total"], 1)
 
 
 def compute_summary(tasks: list[dict]) -> dict:

@@ -1,10 +1,29 @@
 """Task state transitions over a status dict, shared by the engine and the API so both obey one state machine.
 
 Each function edits the dict in place (inside `status.update_status`) and returns the
-task. Timestamps are passed in as ISO strings so callers decide the clock. `error` is the
-ecosystem's field for the current failure; `lastError` and `retryCount` are ours and
-survive retries, so the history of a flaky task is not lost when it is re-queued.
+task. Timestamps are passed in as ISO strings so callers decide the clock. Keys are the
+ones upstream's tools write: `lastError` for a failure and `skipReason` for a skip. Older
+writers used `error` and `reason` for the same things; readers fall back to them
+(task_error, task_skip_reason) and every write here removes them, so no stale twin of a
+field is left for another tool to show. The engine's own retries keep `lastError` (the
+next attempt's prompt names it); a retry by hand starts the task over without it.
 """
+
+# The keys older writers (and status-cli's `mark-skipped --reason`) used for the same facts.
+_LEGACY_ERROR = "error"
+_LEGACY_SKIP_REASON = "reason"
+
+
+def task_error(task: dict) -> str | None:
+    """The task's failure message: `lastError`, else the older `error`."""
+    value = task.get("lastError") or task.get(_LEGACY_ERROR)
+    return str(value) if value else None
+
+
+def task_skip_reason(task: dict) -> str | None:
+    """Why the task was skipped: `skipReason`, else status-cli's `reason`."""
+    value = task.get("skipReason") or task.get(_LEGACY_SKIP_REASON)
+    return str(value) if value else None
 
 from .clock import parse_iso
 from .errors import InvalidTaskState, TaskNotFound
@@ -52,21 +71,25 @@ def skip_task(data: dict, task_id: str, *, reason: str, now: str) -> dict:
     task["status"] = "skipped"
     task["skipReason"] = reason
     task["completedAt"] = now
-    task.pop("error", None)
-    task.pop("duration", None)
+    for key in (_LEGACY_SKIP_REASON, _LEGACY_ERROR, "duration"):
+        task.pop(key, None)
     return task
 
 
-def retry_task(data: dict, task_id: str, *, now: str) -> dict:
-    """failed|skipped -> pending, as if never attempted; `retryCount` and `lastError` keep the history.
+def retry_task(data: dict, task_id: str, *, now: str, keep_last_error: bool = False) -> dict:
+    """failed|skipped -> pending, as if never attempted; only `retryCount` keeps the history.
 
-    `now` is accepted so every transition has the same signature; a re-queued task has no timestamps.
+    The engine's own requeue of an interrupted task keeps `lastError` (`keep_last_error`), as
+    its automatic retries do. `now` is accepted so every transition has the same signature;
+    a re-queued task has no timestamps.
     """
     task = find_task(data, task_id)
     _require(task, ("failed", "skipped"), "retry")
     task["status"] = "pending"
-    for key in ("error", "skipReason", "startedAt", "completedAt", "duration"):
+    for key in (_LEGACY_ERROR, "skipReason", _LEGACY_SKIP_REASON, "startedAt", "completedAt", "duration"):
         task.pop(key, None)
+    if not keep_last_error:
+        task.pop("lastError", None)
     task["retryCount"] = int(task.get("retryCount") or 0) + 1
     return task
 
@@ -79,7 +102,9 @@ def start_task(data: dict, task_id: str, *, now: str) -> dict:
         task["retryCount"] = int(task.get("retryCount") or 0) + 1
     task["status"] = "in_progress"
     task["startedAt"] = now
-    for key in ("error", "completedAt", "duration", "skipReason"):
+    if _LEGACY_ERROR in task and "lastError" not in task:
+        task["lastError"] = task[_LEGACY_ERROR]  # what the next attempt is told went wrong
+    for key in (_LEGACY_ERROR, "completedAt", "duration", "skipReason", _LEGACY_SKIP_REASON):
         task.pop(key, None)
     if task.get("phase"):
         data["currentPhase"] = task["phase"]
@@ -92,7 +117,7 @@ def complete_task(data: dict, task_id: str, *, now: str, notes: str | None = Non
     task = find_task(data, task_id)
     _require(task, ("in_progress", "pending"), "complete")
     _finish(task, "completed", now)
-    task.pop("error", None)
+    task.pop(_LEGACY_ERROR, None)
     if notes is not None:
         task["notes"] = notes
     if findings_path is not None:
@@ -101,12 +126,12 @@ def complete_task(data: dict, task_id: str, *, now: str, notes: str | None = Non
 
 
 def fail_task(data: dict, task_id: str, *, now: str, error: str) -> dict:
-    """in_progress|pending -> failed, recording the error in both `error` and `lastError`."""
+    """in_progress|pending -> failed, recording the error as `lastError`."""
     task = find_task(data, task_id)
     _require(task, ("in_progress", "pending"), "fail")
     _finish(task, "failed", now)
-    task["error"] = error
     task["lastError"] = error
+    task.pop(_LEGACY_ERROR, None)
     return task
 
 

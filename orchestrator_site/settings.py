@@ -144,6 +144,10 @@ CORS_ALLOWED_ORIGINS = _env_list(
         "http://127.0.0.1:3001",
     ],
 )
+# A Next.js dashboard on another origin signs in with the session cookie, which browsers only
+# send cross-origin (fetch `credentials: "include"`, EventSource `withCredentials`) when the
+# answer allows credentials; django-cors-headers then echoes the origin, never "*".
+CORS_ALLOW_CREDENTIALS = True
 CORS_EXPOSE_HEADERS = ["ETag", "Last-Modified"]
 CORS_ALLOW_HEADERS = [
     "accept",
@@ -243,7 +247,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "TaskStatusEnum": "orchestrator.status.TASK_STATUSES",
         "PlanStatusEnum": "api.selectors.plans.PLAN_STATUSES",
-        "OrchestratorStateEnum": "api.selectors.orchestrators.ORCHESTRATOR_STATES",
+        "OrchestratorStateEnum": "orchestrator.events.ORCHESTRATOR_STATES",
         "InstanceStatusEnum": "orchestrator.registry.INSTANCE_STATUSES",
         "HealthStatusEnum": "api.selectors.health.HEALTH_STATUSES",
     },

@@ -1,9 +1,10 @@
 """Server-Sent Events: the WebSocket's frames over one long GET, for clients and proxies that prefer HTTP.
 
 Same identities as the REST reads (token header, session, or `?token=` since EventSource
-cannot set headers), same frames as the WebSocket: events carry an `id:` line, so a
-browser's EventSource resumes by itself with `Last-Event-ID`; snapshot, gap and reset
-frames carry none; heartbeats are SSE comments. Needs an ASGI server (daphne, or
+cannot set headers), same frames as the WebSocket: every frame carries an `event:` line
+naming its type, so `EventSource.addEventListener("task_changed", ...)` works; events carry
+an `id:` line, so a browser's EventSource resumes by itself with `Last-Event-ID`; snapshot,
+gap and reset frames carry none; heartbeats are SSE comments. Needs an ASGI server (daphne, or
 runserver with daphne installed): under WSGI it would hold a worker per client.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
@@ -37,12 +39,19 @@ logger = logging.getLogger(__name__)
 RETRY_MS = 2000
 
 
+# An `event:` value is one line; a type read from a journal others may write is checked first.
+_EVENT_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
 def render(frame: dict) -> bytes:
-    data = json.dumps(frame, separators=(",", ":"))
+    """One SSE message: `id:` (events only), `event: <type>`, then the frame's JSON envelope as `data:`."""
     if frame.get("type") == "ping":
         return b": ping\n\n"
-    event_id = frame.get("id")
+    data = json.dumps(frame, separators=(",", ":"))
+    event_id, event_type = frame.get("id"), frame.get("type")
     head = f"id: {event_id}\n" if isinstance(event_id, int) else ""
+    if isinstance(event_type, str) and _EVENT_NAME_RE.match(event_type):
+        head += f"event: {event_type}\n"
     return f"{head}data: {data}\n\n".encode()
 
 

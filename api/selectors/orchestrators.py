@@ -10,12 +10,10 @@ from orchestrator.figures import sum_figures
 from orchestrator.ipc import default_socket_path, send_command
 from orchestrator.layout import RepoLayout, check_instance_id
 from orchestrator.probes import StatusProber
-from orchestrator.registry import Instance, Registry, is_alive, is_stale
+from orchestrator.registry import Instance, Registry, instance_state, is_alive, is_stale
 
 from .plans import (PhaseSummary, PlanFiles, TaskInfo, parse_plan_file, phase_summary, plan_files, snapshot_from_plan,
                     status_snapshot, task_info)
-
-ORCHESTRATOR_STATES = ("running", "paused", "stopping", "stopped", "crashed")
 
 
 @dataclass(frozen=True)
@@ -123,20 +121,6 @@ def _probe(instance: Instance, timeout: float) -> dict | None:
     return status_prober.reply(socket_path, timeout)
 
 
-def _state(instance: Instance, alive: bool, reply: dict | None) -> str:
-    """The registry says running/stopping/stopped/crashed; a dead pid means crashed; IPC adds paused."""
-    if instance.status in ("running", "stopping") and not alive:
-        return "crashed"
-    if reply is not None:
-        if reply.get("state") in ORCHESTRATOR_STATES:
-            return reply["state"]
-        if reply.get("paused") is True:
-            return "paused"
-        if reply.get("shutdown_requested") is True:
-            return "stopping"
-    return instance.status if instance.status in ORCHESTRATOR_STATES else "stopped"
-
-
 def _registry_plan(layout: RepoLayout, plan_path: str) -> PlanFiles | None:
     """The registry's plan path (relative or absolute, maybe in a worktree) -> the plan's files here.
 
@@ -181,7 +165,7 @@ def orchestrator_status_get(
         instance_id=instance.id,
         plan_path=instance.plan_path,
         plan_name=Path(instance.plan_path).stem,
-        status=_state(instance, alive, reply),
+        status=instance_state(instance, alive=alive, reply=reply),
         reachable=reply is not None,
         progress_percent=snapshot.progress_percent if snapshot else 0.0,
         total_tasks=counts["total"],

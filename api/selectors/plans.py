@@ -12,6 +12,7 @@ from orchestrator.figures import entry_figures, sum_figures
 from orchestrator.layout import RepoLayout, check_plan_name
 from orchestrator.plans import UNPHASED, ParsedPlan, read_plan
 from orchestrator.status import TASK_STATUSES, StatusSnapshot, read_status
+from orchestrator.tasks import task_error, task_skip_reason
 
 # The same vocabulary as the admin's plan index (api.models.PlanState), plus `unknown`
 # for a plan whose status file cannot be read.
@@ -160,8 +161,8 @@ def task_info(raw: dict, planned: dict) -> TaskInfo:
         status=status if status in TASK_STATUSES else "pending",
         phase=phase,
         retry_count=retry_count if isinstance(retry_count, int) and retry_count > 0 else 0,
-        last_error=str(raw["error"]) if raw.get("error") else None,
-        skip_reason=str(raw["skipReason"]) if raw.get("skipReason") else None,
+        last_error=task_error(raw),
+        skip_reason=task_skip_reason(raw),
         started_at=parse_iso(raw.get("startedAt")),
         completed_at=parse_iso(raw.get("completedAt")),
         phase_number=_phase_number(phase),
@@ -218,7 +219,6 @@ def _read(layout: RepoLayout, files: PlanFiles, parsed: ParsedPlan, *, strict: b
     derived = snapshot or snapshot_from_plan(parsed, files.plan_path)
     counts, data = derived.counts, derived.data
     modified = max(_mtime(files.plan_path), snapshot.mtime if snapshot else 0.0)
-    first_open_phase = next((raw["phase"] for raw in derived.phases if raw["progress_percent"] < 100), None)
     fields = dict(
         name=files.name,
         title=parsed.title or str(data.get("planName") or "") or files.name,
@@ -234,7 +234,7 @@ def _read(layout: RepoLayout, files: PlanFiles, parsed: ParsedPlan, *, strict: b
         failed_tasks=counts["failed"],
         skipped_tasks=counts["skipped"],
         progress_percent=derived.progress_percent,
-        current_phase=str(data.get("currentPhase") or "") or first_open_phase,
+        current_phase=str(data.get("currentPhase") or "") or derived.first_open_phase,
         created_at=parse_iso(data.get("createdAt")),
         last_updated=parse_iso(data.get("lastUpdatedAt")) or _from_epoch(modified),
         modified=modified,

@@ -3,7 +3,7 @@
 from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
 from rest_framework import serializers
 
-from api.selectors.orchestrators import ORCHESTRATOR_STATES
+from orchestrator.events import ORCHESTRATOR_STATES
 from orchestrator.registry import INSTANCE_STATUSES
 
 from .plans import CountsMixin, PhaseSummarySerializer, TaskInfoSerializer

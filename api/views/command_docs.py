@@ -26,6 +26,14 @@ IF_MATCH = OpenApiParameter(
     "412 if the file changed since; `*` matches any version.",
 )
 
+FORCE = OpenApiParameter(
+    "force",
+    OpenApiTypes.BOOL,
+    OpenApiParameter.QUERY,
+    description="The body's `force`, for clients that send it in the query string as upstream's do "
+    "(`?force=true`); the body's value wins when both are given.",
+)
+
 
 def _error(status: int, code: str, message: str, description: str, details: dict | None = None) -> OpenApiResponse:
     return OpenApiResponse(
@@ -73,7 +81,7 @@ def ack_command_schema(command: str, *, request=None):
     """pause, resume, shutdown: answered by the orchestrator itself over IPC."""
     state_errors = {
         "pause": "Cannot pause: the orchestrator is stopping.",
-        "resume": "Cannot resume: the orchestrator is running, not paused.",
+        "resume": "Cannot resume: the orchestrator is stopping, not paused.",
         "shutdown": "Cannot shut down: the orchestrator is stopped.",
     }
     return extend_schema(
@@ -81,11 +89,11 @@ def ack_command_schema(command: str, *, request=None):
         summary=f"{command.capitalize()} an orchestrator",
         description={
             "pause": "Pause between tasks: the task that is running finishes, then nothing new starts.",
-            "resume": "Continue a paused orchestrator.",
+            "resume": "Continue a paused orchestrator; a running one acks with \"Already running.\"",
             "shutdown": "Stop after the current task, or with `force` kill the agent now.",
         }[command] + " Needs the `api.control_orchestrator` permission; every call is audited.",
         request=request,
-        parameters=[INSTANCE_ID, IDEMPOTENCY_KEY],
+        parameters=[INSTANCE_ID, IDEMPOTENCY_KEY, *([FORCE] if command == "shutdown" else [])],
         responses={
             200: OpenApiResponse(
                 CommandAckSerializer,

@@ -90,8 +90,13 @@ class CommandMixin:
         """What the trail names as acted on; `payload` is the body as recorded."""
         return str(self.command_target())
 
-    def command_input(self, serializer_class: type[Serializer]) -> dict:
-        serializer = serializer_class(data=self.request.data)
+    def command_input(self, serializer_class: type[Serializer], *, query: tuple[str, ...] = ()) -> dict:
+        """The validated body; a field named in `query` may come from the query string instead."""
+        data = self.request.data
+        from_query = {name: self.request.query_params[name] for name in query if name in self.request.query_params}
+        if from_query and hasattr(data, "keys"):
+            data = {**from_query, **(data.dict() if hasattr(data, "dict") else data)}
+        serializer = serializer_class(data=data)
         serializer.is_valid(raise_exception=True)
         return dict(serializer.validated_data)
 
@@ -248,7 +253,7 @@ class OrchestratorCommandsMixin(CommandMixin):
     @action(detail=True, methods=["post"], permission_classes=[CanControl],
             serializer_class=ShutdownRequestSerializer)
     def shutdown(self, request, *args, **kwargs):
-        data = self.command_input(ShutdownRequestSerializer)
+        data = self.command_input(ShutdownRequestSerializer, query=("force",))
         return self.command_response(
             lambda: orchestrator_shutdown(**self.ipc_target(), **data), CommandAckSerializer, fingerprint=data
         )

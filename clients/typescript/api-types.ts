@@ -137,7 +137,7 @@ export interface paths {
         put?: never;
         /**
          * Resume an orchestrator
-         * @description Continue a paused orchestrator. Needs the `api.control_orchestrator` permission; every call is audited.
+         * @description Continue a paused orchestrator; a running one acks with "Already running." Needs the `api.control_orchestrator` permission; every call is audited.
          */
         post: operations["api_orchestrators_resume_create"];
         delete?: never;
@@ -2083,7 +2083,10 @@ export interface operations {
     };
     api_orchestrators_shutdown_create: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The body's `force`, for clients that send it in the query string as upstream's do (`?force=true`); the body's value wins when both are given. */
+                force?: boolean;
+            };
             header?: {
                 /** @description Optional, 1-200 visible ASCII characters. A repeat with the same key (same user, same path) gets the first answer back, marked `Idempotent-Replayed: true`, and runs nothing again; the same key with a different body is refused with 422. Keys expire after 24 hours. */
                 "Idempotency-Key"?: string;

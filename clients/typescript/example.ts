@@ -65,10 +65,19 @@ export function followEvents(instanceId: string, onFrame: (frame: StreamFrame) =
   return socket;
 }
 
-/** The same frames over Server-Sent Events; EventSource resumes with Last-Event-ID by itself. */
+/** Every SSE `event:` name the server sends (`ping` is a comment there, never an event). */
+const SSE_FRAME_TYPES = [
+  "snapshot", "reset", "gap", "status_updated", "task_changed", "phase_changed", "tool_started",
+  "tool_completed", "orchestrator_state", "agent_text",
+] as const satisfies readonly Exclude<StreamFrame["type"], "ping">[];
+
+/** The same frames over Server-Sent Events; EventSource resumes with Last-Event-ID by itself.
+ *  Frames are typed (`event: task_changed`), so `onmessage` sees none: listen per type. */
 export function followEventsSse(instanceId: string, onFrame: (frame: StreamFrame) => void): EventSource {
   const url = `${baseUrl}/api/orchestrators/${encodeURIComponent(instanceId)}/events-sse?token=${token}`;
   const source = new EventSource(url);
-  source.onmessage = (message: MessageEvent<string>) => onFrame(parseFrame(message.data));
+  for (const type of SSE_FRAME_TYPES) {
+    source.addEventListener(type, (message: MessageEvent<string>) => onFrame(parseFrame(message.data)));
+  }
   return source;
 }

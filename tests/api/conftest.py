@@ -78,6 +78,8 @@ class ScriptedOrchestrator:
             threading.Event().wait(self.delay)
         with self._lock:
             self.commands.append((command, payload))
+            if command == "resume" and self.state == "running":
+                return {"ack": True, "message": "Already running.", "state": "running"}  # as upstream's acks
             allowed = {"pause": ("running", "paused"), "resume": ("paused",), "shutdown": ("running", "paused")}
             if command in allowed and self.state not in allowed[command]:
                 return {"error": f"Cannot {command}: the orchestrator is {self.state}.",

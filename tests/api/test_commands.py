@@ -56,14 +56,23 @@ def test_resume_of_paused_orchestrator(orchestrator, control_client):
     assert response.json()["state"] == "running"
 
 
-def test_resume_of_running_orchestrator_is_409(orchestrator, control_client):
+def test_resume_of_running_orchestrator_acks_as_upstreams_does(orchestrator, control_client):
+    response = control_client.post(url("orch-1", "resume"))
+
+    assert response.status_code == 200
+    assert (response.json()["message"], response.json()["state"]) == ("Already running.", "running")
+
+
+def test_resume_of_stopping_orchestrator_is_409(orchestrator, control_client):
+    orchestrator.state = "stopping"
+
     response = control_client.post(url("orch-1", "resume"))
 
     assert response.status_code == 409
     body = response.json()["error"]
     assert body["code"] == "invalid_orchestrator_state"
-    assert body["message"] == "Cannot resume: the orchestrator is running."
-    assert body["details"]["state"] == "running"
+    assert body["message"] == "Cannot resume: the orchestrator is stopping."
+    assert body["details"]["state"] == "stopping"
 
 
 def test_pause_of_stopping_orchestrator_is_409(orchestrator, control_client):
@@ -206,14 +215,15 @@ def test_skip_task_without_reason_records_a_default_reason(orchestrator, control
 
 def test_retry_task_resets_a_failed_task_clears_its_error_and_counts_the_retry(repo_root, orchestrator,
                                                                                 control_client):
-    repo_root.status("alpha", states={"1.1": {"status": "failed", "error": "boom", "retryCount": 2}})
+    repo_root.status("alpha", states={"1.1": {"status": "failed", "lastError": "boom", "error": "boom",
+                                              "retryCount": 2}})
 
     response = control_client.post(url("orch-1", "retry-task"), {"task_id": "1.1"}, format="json")
 
     assert response.status_code == 200
     task = stored_task(repo_root, "1.1")
     assert task["status"] == "pending" and task["retryCount"] == 3
-    assert "error" not in task and "startedAt" not in task and "completedAt" not in task
+    assert not {"lastError", "error", "startedAt", "completedAt"} & task.keys()
     assert response.json()["task"] == {"id": "1.1", "description": task["description"], "phase": task["phase"],
                                        "status": "pending", "retry_count": 3, "last_error": None,
                                        "skip_reason": None, "started_at": None, "completed_at": None}
@@ -422,7 +432,7 @@ def test_pause_resume_and_shutdown_steer_a_real_engine(engine, control_client):
     assert (paused.status_code, paused.json()["state"]) == (200, "paused")
     assert (again.status_code, again.json()["message"]) == (200, "Already paused.")
     assert (resumed.status_code, resumed.json()["state"]) == (200, "running")
-    assert resumed_twice.status_code == 409
+    assert (resumed_twice.status_code, resumed_twice.json()["message"]) == (200, "Already running.")
     assert (stopped.status_code, stopped.json()["state"]) == (200, "stopping")
     assert not thread.is_alive() and outcome["code"] == EXIT_OK
     after = control_client.post(url(engine.instance_id, "pause"))

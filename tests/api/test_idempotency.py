@@ -40,6 +40,7 @@ def test_a_repeated_skip_does_not_write_the_status_file_again(repo_root, orchest
 
 
 def test_a_refusal_is_replayed_too(orchestrator, control_client):
+    orchestrator.state = "stopping"  # resume refused (a running one would ack)
     first = control_client.post("/api/orchestrators/orch-1/resume", HTTP_IDEMPOTENCY_KEY="r")
     orchestrator.state = "paused"  # would now succeed, but the key already has its answer
 

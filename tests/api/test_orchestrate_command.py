@@ -183,7 +183,7 @@ def test_orchestrators_list_status_and_stop_a_live_instance(trio, running_engine
     out = orchestrators(trio, "stop", running_engine.instance_id, "--force")
     assert "killing the agent on task 1.1" in out
     wait_until(lambda: running_engine.state == "stopped", message="the engine to stop")
-    assert status_of(trio)["1.1"]["error"] == "killed by forced shutdown"
+    assert status_of(trio)["1.1"]["lastError"] == "killed by forced shutdown"
     with pytest.raises(CommandError, match="is stopped"):
         orchestrators(trio, "stop", running_engine.instance_id)
 

@@ -31,7 +31,7 @@ def test_counts_and_progress_come_from_tasks_not_the_stored_summary(repo):
                        extra={"summary": {"totalTasks": 99, "completed": 99}})
     snap = read_status(path)
     assert snap.counts == {"total": 4, "pending": 1, "in_progress": 0, "completed": 1, "failed": 1, "skipped": 1}
-    assert snap.progress_percent == 50.0
+    assert snap.progress_percent == 25.0  # completed over total, as status-cli counts: skipped is not done
     assert [t["id"] for t in snap.tasks] == ["1.1", "1.2", "2.1", "2.2"]
 
 
@@ -61,7 +61,7 @@ def test_phase_summaries_follow_first_appearance(repo):
         {"phase": "Phase 1: A", "total": 1, "pending": 1, "in_progress": 0, "completed": 0, "failed": 0,
          "skipped": 0, "progress_percent": 0.0},
         {"phase": "Unphased", "total": 1, "pending": 0, "in_progress": 0, "completed": 0, "failed": 0,
-         "skipped": 1, "progress_percent": 100.0},
+         "skipped": 1, "progress_percent": 0.0},
     ]
 
 
@@ -348,3 +348,14 @@ def test_compute_summary_uses_the_ecosystem_keys():
 
 def test_task_statuses_are_the_schema_enum():
     assert status.TASK_STATUSES == ("pending", "in_progress", "completed", "failed", "skipped")
+
+
+def test_the_first_open_phase_passes_over_phases_settled_by_skips(repo):
+    tasks = [
+        {"id": "1.1", "phase": "Phase 1: A", "description": "d", "status": "skipped"},
+        {"id": "2.1", "phase": "Phase 2: B", "description": "d", "status": "completed"},
+        {"id": "2.2", "phase": "Phase 2: B", "description": "d", "status": "pending"},
+    ]
+    assert read_status(repo.status("alpha", tasks=tasks)).first_open_phase == "Phase 2: B"
+    settled = [dict(task, status="skipped") for task in tasks]
+    assert read_status(repo.status("beta", tasks=settled)).first_open_phase is None

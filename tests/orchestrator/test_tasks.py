@@ -9,6 +9,8 @@ from orchestrator.tasks import (
     retry_task,
     skip_task,
     start_task,
+    task_error,
+    task_skip_reason,
 )
 
 T0 = "2025-01-02T03:04:05.000Z"
@@ -33,10 +35,10 @@ def test_find_task_by_id_or_task_not_found():
 
 @pytest.mark.parametrize("state", ["pending", "failed"])
 def test_skip_from_pending_or_failed_records_reason_and_time(state):
-    data = status_with(state, **{"1_1": {"error": "boom"} if state == "failed" else {}})
+    data = status_with(state, **{"1_1": {"error": "boom", "reason": "status-cli's"} if state == "failed" else {}})
     task = skip_task(data, "1.1", reason="not needed", now=T1)
     assert task["status"] == "skipped" and task["skipReason"] == "not needed" and task["completedAt"] == T1
-    assert "error" not in task
+    assert "error" not in task and "reason" not in task  # no stale twin of skipReason
 
 
 @pytest.mark.parametrize("state", ["in_progress", "completed", "skipped"])
@@ -51,12 +53,12 @@ def test_skip_from_other_states_is_invalid_task_state(state):
 
 @pytest.mark.parametrize("state", ["failed", "skipped"])
 def test_retry_requeues_as_never_attempted_and_counts_the_retry(state):
-    data = status_with(state, **{"1_1": {"error": "boom", "lastError": "boom", "skipReason": "x",
+    data = status_with(state, **{"1_1": {"error": "boom", "lastError": "boom", "skipReason": "x", "reason": "y",
                                          "startedAt": T0, "completedAt": T1, "duration": 2500,
                                          "retryCount": 1, "notes": "kept"}})
     task = retry_task(data, "1.1", now=T1)
     assert task == {"id": "1.1", "phase": "Phase 1: A", "description": "task 1", "status": "pending",
-                    "retryCount": 2, "lastError": "boom", "notes": "kept"}
+                    "retryCount": 2, "notes": "kept"}
 
 
 @pytest.mark.parametrize("state", ["pending", "in_progress", "completed"])
@@ -75,18 +77,28 @@ def test_start_then_complete_records_times_duration_and_current_phase():
     assert (task["notes"], task["findingsPath"]) == ("ok", "findings/1.1.md")
 
 
-def test_fail_records_error_last_error_and_duration():
-    data = status_with("pending")
+def test_fail_records_last_error_and_duration_and_no_legacy_twin():
+    data = status_with("pending", **{"1_1": {"error": "an older writer's"}})
     start_task(data, "1.1", now=T0)
     task = fail_task(data, "1.1", now=T1, error="agent exited 1")
-    assert (task["status"], task["error"], task["lastError"], task["duration"]) == (
-        "failed", "agent exited 1", "agent exited 1", 2500)
+    assert (task["status"], task["lastError"], task["duration"]) == ("failed", "agent exited 1", 2500)
+    assert "error" not in task
 
 
-def test_starting_a_failed_task_is_an_automatic_retry():
+def test_errors_and_skip_reasons_are_read_from_upstreams_keys_then_the_older_ones():
+    assert task_error({"lastError": "new", "error": "old"}) == "new"
+    assert task_error({"error": "old"}) == "old"
+    assert task_error({}) is None
+    assert task_skip_reason({"skipReason": "lib", "reason": "cli"}) == "lib"
+    assert task_skip_reason({"reason": "cli"}) == "cli"
+    assert task_skip_reason({"skipReason": ""}) is None
+
+
+def test_starting_a_failed_task_is_an_automatic_retry_that_keeps_its_last_error():
     data = status_with("failed", **{"1_1": {"error": "boom", "completedAt": T0, "duration": 5}})
     task = start_task(data, "1.1", now=T1)
     assert task["status"] == "in_progress" and task["retryCount"] == 1 and task["startedAt"] == T1
+    assert task["lastError"] == "boom"  # moved to upstream's key: the next attempt's prompt names it
     assert "error" not in task and "completedAt" not in task and "duration" not in task
 
 

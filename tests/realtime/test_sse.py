@@ -7,6 +7,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
 
+from realtime.sse import render
+
 from .conftest import INSTANCE, publish
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -164,3 +166,23 @@ async def test_a_malformed_cursor_is_a_json_400_and_joins_no_group(instance, hea
     await asyncio.wait_for(client.task, 3)
     layer = get_channel_layer()
     assert not layer.groups and not layer.channels
+
+
+async def test_every_frame_names_its_type_in_an_event_line_and_keeps_the_json_envelope(orchestrator):
+    client = SSEClient(PATH)
+    await client.start()
+    assert (await client.block()).startswith("retry: ")
+    snapshot = (await client.block()).splitlines()
+    assert snapshot[0] == "event: snapshot" and snapshot[1].startswith("data: ")
+    event = orchestrator.tool()
+    await publish(event)
+    block = (await client.block()).splitlines()
+    assert block == [f"id: {event.id}", "event: tool_started",
+                     "data: " + json.dumps(event.to_dict(), separators=(",", ":"))]
+    await client.close()
+
+
+def test_a_frame_type_that_is_not_one_line_name_gets_no_event_line():
+    frame = {"id": 7, "type": "task_changed\ndata: forged", "data": {}}
+    lines = render(frame).decode().split("\n")
+    assert lines[0] == "id: 7" and lines[1].startswith("data: ") and lines[2:] == ["", ""]

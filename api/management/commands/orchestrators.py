@@ -10,7 +10,7 @@ from orchestrator.clock import parse_iso, utc_now
 from orchestrator.errors import OrchestratorError, OrchestratorUnavailable
 from orchestrator.ipc import send_command
 from orchestrator.layout import RepoLayout
-from orchestrator.registry import Instance, Registry, is_alive, is_stale
+from orchestrator.registry import Instance, Registry, instance_state, is_alive, is_stale
 
 ACTIVE = ("running", "stopping")
 
@@ -91,7 +91,7 @@ class Command(BaseCommand):
             try:
                 reply = send_command(instance.socket_path, "status",
                                      timeout=orchestrator_settings().status_ipc_timeout)
-                row.update(state=reply.get("state", instance.status), progress=reply.get("progress"),
+                row.update(state=instance_state(instance, alive=True, reply=reply), progress=reply.get("progress"),
                            completed=reply.get("completed"), total=reply.get("total"))
             except OrchestratorUnavailable:
                 row["state"] = "unreachable"

@@ -155,7 +155,7 @@ function renderPlans() {
         el("div", { class: "progress-line" }, progressBar(plan.progress_percent, `Progress of ${plan.name}`),
           el("span", { class: "progress-text" }, percent(plan.progress_percent)))),
       el("td", { class: "num", dataset: { label: "Tasks" } },
-        `${plan.completed_tasks + plan.skipped_tasks}/${plan.total_tasks}`),
+        `${plan.completed_tasks}/${plan.total_tasks}`),
       el("td", { class: "num", dataset: { label: "Failed" } }, String(plan.failed_tasks)),
       el("td", { dataset: { label: "Runs" } }, runsCell(runs)),
       el("td", { dataset: { label: "Last update" } }, plan.has_status ? ago(plan.last_updated) : "never run")));

@@ -13,8 +13,8 @@ function counts(tasks) {
     // Like the server, an unknown status counts as pending.
     result[`${STATUSES.includes(task.status) ? task.status : "pending"}_tasks`] += 1;
   }
-  const done = result.completed_tasks + result.skipped_tasks;
-  result.progress_percent = tasks.length ? Math.round((1000 * done) / tasks.length) / 10 : 0;
+  // status-cli's definition: completed over total; skipped has its own count.
+  result.progress_percent = tasks.length ? Math.round((1000 * result.completed_tasks) / tasks.length) / 10 : 0;
   return result;
 }
 
@@ -41,8 +41,8 @@ export function statusOf(data) {
       status: STATUSES.includes(task.status) ? task.status : "pending",
       phase: task.phase || UNPHASED,
       retry_count: Number.isInteger(task.retryCount) && task.retryCount > 0 ? task.retryCount : 0,
-      last_error: task.error || null,
-      skip_reason: task.skipReason || null,
+      last_error: task.lastError || task.error || null,
+      skip_reason: task.skipReason || task.reason || null,
       started_at: task.startedAt || null,
       completed_at: task.completedAt || null,
     })),

@@ -6,7 +6,7 @@ export function renderPhases(list, phases, currentPhase) {
   list.replaceChildren(...phases.map((phase) => el("li", { class: phase.phase === currentPhase ? "current" : "" },
     el("span", {}, phase.phase),
     progressBar(phase.progress_percent, `Progress of ${phase.phase}`),
-    el("span", { class: "progress-text" }, `${phase.completed_tasks + phase.skipped_tasks}/${phase.total_tasks}`))));
+    el("span", { class: "progress-text" }, `${phase.completed_tasks}/${phase.total_tasks}`))));
   if (!phases.length) list.append(el("li", { class: "empty" }, "This plan has no phases."));
 }
 
