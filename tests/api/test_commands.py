@@ -226,7 +226,8 @@ def test_retry_task_resets_a_failed_task_clears_its_error_and_counts_the_retry(r
     assert not {"lastError", "error", "startedAt", "completedAt"} & task.keys()
     assert response.json()["task"] == {"id": "1.1", "description": task["description"], "phase": task["phase"],
                                        "status": "pending", "retry_count": 3, "last_error": None,
-                                       "skip_reason": None, "started_at": None, "completed_at": None}
+                                       "skip_reason": None, "started_at": None, "completed_at": None,
+                                       "usage": None}
 
 
 def test_retry_task_of_a_skipped_task(repo_root, orchestrator, control_client):
