@@ -29,7 +29,7 @@ def serving_errors() -> list[CheckMessage]:
                 id="api.E001",
             )
         )
-    if not conf.reads_require_auth:
+    if conf.reads_policy == "open":
         messages.append(
             Error(
                 f"The server binds to {host}, a non-loopback address, with reads open to anyone "

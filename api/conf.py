@@ -18,10 +18,11 @@ DEFAULTS = {
     # Deadline for the status probe that tells `paused` from `running` on reads; short
     # because a read must not wait on a stuck orchestrator.
     "STATUS_IPC_TIMEOUT": 0.5,
-    # "1": reads need a login; "0": reads are open; "" (default): open only on a DEBUG
-    # server bound to loopback, closed otherwise.
+    # "1": reads need a login; "0": reads are open; "" (default): on a DEBUG server, open to
+    # clients on this machine (loopback peer asking for a loopback host, per request:
+    # api.permissions.may_read), closed otherwise.
     "READS_REQUIRE_AUTH": "",
-    # Address the server was told to bind to (set by the serve commands).
+    # Address the server was told to bind to (set by the serve commands; read by the bind check).
     "BIND_HOST": "127.0.0.1",
     # An instance whose heartbeat is older than this is stale (the ecosystem's 60 s).
     "STALE_AFTER_S": 60.0,
@@ -60,7 +61,8 @@ class OrchestratorSettings:
     repo_root: Path
     ipc_timeout: float
     status_ipc_timeout: float
-    reads_require_auth: bool
+    # "open", "closed", or "local": open to clients on this machine only (see api.permissions.may_read).
+    reads_policy: str
     bind_host: str
     stale_after_s: float
     ws_heartbeat_s: float
@@ -91,16 +93,16 @@ def orchestrator_settings() -> OrchestratorSettings:
     bind_host = str(raw["BIND_HOST"])
     reads_flag = str(raw["READS_REQUIRE_AUTH"]).strip().lower()
     if reads_flag in {"1", "true", "yes", "on"}:
-        reads_require_auth = True
+        reads_policy = "closed"
     elif reads_flag in {"0", "false", "no", "off"}:
-        reads_require_auth = False
+        reads_policy = "open"
     else:
-        reads_require_auth = not (settings.DEBUG and is_loopback(bind_host))
+        reads_policy = "local" if settings.DEBUG else "closed"
     return OrchestratorSettings(
         repo_root=Path(raw["REPO_ROOT"]).resolve(),
         ipc_timeout=float(raw["IPC_TIMEOUT"]),
         status_ipc_timeout=float(raw["STATUS_IPC_TIMEOUT"]),
-        reads_require_auth=reads_require_auth,
+        reads_policy=reads_policy,
         bind_host=bind_host,
         stale_after_s=float(raw["STALE_AFTER_S"]),
         ws_heartbeat_s=float(raw["WS_HEARTBEAT_S"]),

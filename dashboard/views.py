@@ -10,15 +10,15 @@ from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from api.conf import orchestrator_settings
-from api.permissions import CONTROL_PERMISSION, START_PERMISSION
+from api.permissions import CONTROL_PERMISSION, START_PERMISSION, may_read, request_connection
 from api.selectors.orchestrators import orchestrator_get
 from api.selectors.plans import plan_locate
 from orchestrator.errors import InstanceNotFound, InvalidName, PlanNotFound
 
 
 def _login_needed(request) -> bool:
-    """The REST read policy (api.permissions.CanRead): a page is no more open than its data."""
-    return orchestrator_settings().reads_require_auth and not request.user.is_authenticated
+    """The REST read rule (api.permissions.may_read): a page is no more open than its data."""
+    return not may_read(request.user, **request_connection(request))
 
 
 # The control buttons POST with the session cookie; Django checks X-CSRFToken against this cookie.

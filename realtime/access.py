@@ -1,8 +1,6 @@
-"""Who may open a stream: the REST read policy (api.permissions.CanRead), told with close codes."""
+"""Who may open a stream: the REST read rule (api.permissions.may_read), told with close codes."""
 
-from types import SimpleNamespace
-
-from api.permissions import CanRead
+from api.permissions import may_read
 
 # WebSocket close codes of this API (4000-4999 are the application's range; 4xxx mirrors HTTP).
 # RFC 6455's 1011 and 1013 cannot be sent from a consumer: daphne's autobahn refuses any code
@@ -16,14 +14,16 @@ CLOSE_SERVER_ERROR = 4500  # the stream failed on the server's side
 CLOSE_TRY_AGAIN = 4503  # the channel layer (Redis) is unreachable right now: reconnect later
 
 
-def may_read(user) -> bool:
-    return CanRead().has_permission(SimpleNamespace(user=user), None)
+def scope_connection(scope) -> dict:
+    """Peer and Host of an ASGI scope, as may_read takes them."""
+    host = dict(scope.get("headers") or ()).get(b"host")
+    return {"peer": (scope.get("client") or (None,))[0], "host": host.decode("latin-1") if host else None}
 
 
 def ws_refusal(scope) -> int | None:
     """The close code refusing this WebSocket scope, or None to let it in."""
     if scope.get("auth_failed"):
         return CLOSE_UNAUTHENTICATED
-    if not may_read(scope.get("user")):
+    if not may_read(scope.get("user"), **scope_connection(scope)):
         return CLOSE_UNAUTHENTICATED
     return None

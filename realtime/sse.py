@@ -24,8 +24,9 @@ from rest_framework.settings import api_settings
 
 from api.conf import orchestrator_settings
 from api.exceptions import error_body
+from api.permissions import may_read, request_connection
 
-from . import access, snapshots
+from . import snapshots
 from .embedded import ensure_bridge
 from .auth import user_for_token
 from .groups import instance_group
@@ -82,7 +83,7 @@ async def events_sse(request, id: str):  # noqa: A002 - the path parameter's pub
         user, error = await sync_to_async(_authenticate)(request)
         if error is not None:
             return _refused(error, error.status_code)
-    if not access.may_read(user):
+    if not may_read(user, **request_connection(request)):
         return _refused(exceptions.NotAuthenticated(), 401)
     try:
         since = parse_since(request.headers.get("Last-Event-ID") or request.GET.get("since"))
