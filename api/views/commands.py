@@ -130,7 +130,12 @@ class CommandMixin:
         except BaseException:
             idempotency_complete(**scope, status_code=status.HTTP_500_INTERNAL_SERVER_ERROR, body={})
             raise
-        idempotency_complete(**scope, status_code=response.status_code, body=response.data)
+        try:
+            idempotency_complete(**scope, status_code=response.status_code, body=response.data)
+        except DatabaseError:
+            # The command ran: a 500 now would have the client retry something done. The key
+            # stays reserved and is taken over after RESERVATION_TIMEOUT (api.services.idempotency).
+            logger.exception("Idempotency answer not stored for key %r on %s", scope["key"], scope["path"])
         return response
 
     @staticmethod

@@ -4,6 +4,7 @@ import os
 from datetime import timedelta
 
 import pytest
+from django.db import DatabaseError
 from django.utils import timezone
 
 from api.models import AuditEntry, IdempotencyRecord
@@ -163,3 +164,16 @@ def test_a_replay_is_audited_but_not_as_accepted(orchestrator, control_client):
     assert first.accepted and not replay.accepted
     assert replay.status_code == 200 and replay.result["idempotent_replay"] is True
     assert (str(first), str(replay)) == ("controller pause orch-1 accepted", "controller pause orch-1 replayed (200)")
+
+
+def test_an_answer_that_cannot_be_stored_is_still_given(repo_root, orchestrator, control_client, monkeypatch):
+    # Found in the red-team pass: skips applied under `database is locked`, answered 500, so the
+    # client would retry a command that ran.
+    def database_locked(**scope):
+        raise DatabaseError("database is locked")
+    monkeypatch.setattr("api.views.commands.idempotency_complete", database_locked)
+
+    response = control_client.post(SKIP, {"task_id": "1.1", "reason": "r"}, format="json", HTTP_IDEMPOTENCY_KEY="k")
+
+    assert response.status_code == 200 and response.json()["task"]["status"] == "skipped"
+    assert AuditEntry.objects.get().status_code == 200
