@@ -11,6 +11,7 @@ reused for at most `ttl` seconds (LIVE_TTL_S), and still only while the files ar
 """
 
 import hashlib
+import itertools
 import threading
 import time
 from collections import OrderedDict
@@ -31,6 +32,16 @@ LIVE_TTL_S = 0.5
 
 CURRENT, EXPIRED, OUTDATED = "current", "expired", "outdated"
 
+# Bumped when this process changed live state (a command to an orchestrator): live payloads
+# taken before are outdated at once rather than answered for the rest of their time.
+_live_epoch = itertools.count()
+_current_live_epoch = next(_live_epoch)
+
+
+def outdate_live() -> None:
+    global _current_live_epoch
+    _current_live_epoch = next(_live_epoch)
+
 
 @dataclass(frozen=True)
 class Payload:
@@ -40,6 +51,7 @@ class Payload:
     feed: Any                     # the ChangeFeed `generation` belongs to
     generation: int | None        # feed state the body was computed at; None: do not reuse
     expires: float | None = None  # time.monotonic() after which a live payload is too old; None: files only
+    live_epoch: int | None = None
 
     def state(self, generation: int | None = None) -> str:
         """CURRENT; EXPIRED (files unchanged, but a live payload past its time); OUTDATED (files changed)."""
@@ -47,16 +59,19 @@ class Payload:
             generation = self.feed.generation() if self.feed is not None else None
         if self.generation is None or generation != self.generation:
             return OUTDATED
-        if self.expires is not None and time.monotonic() >= self.expires:
-            return EXPIRED
+        if self.expires is not None:
+            if self.live_epoch != _current_live_epoch:
+                return OUTDATED
+            if time.monotonic() >= self.expires:
+                return EXPIRED
         return CURRENT
 
 
 def render(data: Any, last_modified: float | None, *, feed=None, generation: int | None = None,
-           expires: float | None = None) -> Payload:
+           expires: float | None = None, live_epoch: int | None = None) -> Payload:
     body = JSONRenderer().render(data)
     etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
-    return Payload(body, etag, last_modified, feed, generation, expires)
+    return Payload(body, etag, last_modified, feed, generation, expires, live_epoch)
 
 
 class PayloadCache:
@@ -81,7 +96,7 @@ class PayloadCache:
         # Taken before computing: a change made while we read bumps the generation, so
         # the entry stored below is already outdated rather than wrongly current.
         generation = feed.generation()
-        started = time.monotonic()
+        started, epoch = time.monotonic(), _current_live_epoch  # a command during compute() outdates it
         full_key = (layout.root, *key)
         if generation is not None:
             with self._lock:
@@ -91,7 +106,7 @@ class PayloadCache:
                     return entry
         data, last_modified = compute()
         payload = render(data, last_modified, feed=feed, generation=generation,
-                         expires=None if ttl is None else started + ttl)
+                         expires=None if ttl is None else started + ttl, live_epoch=epoch)
         if generation is not None:
             with self._lock:
                 self._entries[full_key] = payload

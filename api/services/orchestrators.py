@@ -3,6 +3,7 @@ clear a finished one from the registry."""
 
 from dataclasses import dataclass
 
+from api.readcache import outdate_live
 from api.selectors.orchestrators import OrchestratorInfo, orchestrator_info, status_prober
 from orchestrator.errors import InvalidOrchestratorState, OrchestratorUnavailable
 from orchestrator.ipc import default_socket_path, send_command
@@ -50,7 +51,9 @@ def _send(*, layout: RepoLayout, instance_id: str, ipc_timeout: float, command: 
     try:
         reply = send_command(socket_path, command, payload, timeout=ipc_timeout)
     finally:
-        status_prober.forget(socket_path)  # whatever came of it, status reads ask the orchestrator again
+        # Whatever came of it, status reads ask the orchestrator again.
+        status_prober.forget(socket_path)
+        outdate_live()
     if "error" in reply:
         message = str(reply["error"])
         if reply.get("code") == InvalidOrchestratorState.code:

@@ -201,3 +201,13 @@ def test_corrupt_status_file_of_an_instance_is_503(client, repo):
     response, body = get(client, "/api/orchestrators/orch-1/status")
 
     assert (response.status_code, body["error"]["code"]) == (503, "status_file_corrupt")
+
+
+def test_a_status_read_right_after_a_command_shows_its_outcome(orchestrator, control_client):
+    # Live reads are reused briefly, and the probe's reply too; a command outdates both.
+    assert control_client.get("/api/orchestrators/orch-1/status").json()["status"] == "running"
+
+    assert control_client.post("/api/orchestrators/orch-1/pause").status_code == 200
+
+    assert control_client.get("/api/orchestrators/orch-1/status").json()["status"] == "paused"
+
