@@ -1,4 +1,5 @@
-"""Helpers for tests that run a real orchestrator: the scripted agent, a raw IPC client, waiting.
+"""Helpers for tests that run a real orchestrator: the scripted agent, a raw IPC client, an engine on
+a thread, waiting.
 
 The IPC client here is written from the documented frame format only (4-byte big-endian
 length, then UTF-8 JSON), never with orchestrator.ipc, so the tests prove that a foreign
@@ -13,6 +14,9 @@ import threading
 import time
 import uuid
 from pathlib import Path
+
+from orchestrator.engine import Engine
+from orchestrator.status import read_status
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -126,3 +130,36 @@ class EventRecorder:
         return self.wait_for(
             lambda e: e.type == "task_changed" and e.data["task_id"] == task_id and e.data["new_status"] in statuses,
             timeout=timeout, message=f"task {task_id} {'/'.join(statuses)}")
+
+
+class EngineRun:
+    """An engine running in a thread, with everything it published recorded."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.recorder = EventRecorder(engine.bus)
+        self.outcome: dict = {}
+        self.thread = threading.Thread(target=self._run, name="engine-under-test", daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self.outcome["code"] = self.engine.run()
+        except BaseException as exc:  # surfaced by result()
+            self.outcome["error"] = exc
+
+    def result(self, timeout: float = 15.0) -> int:
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), "engine did not stop"
+        if "error" in self.outcome:
+            raise self.outcome["error"]
+        return self.outcome["code"]
+
+    @property
+    def socket(self) -> str:
+        return self.engine.socket_path
+
+    def status(self) -> dict:
+        return read_status(self.engine.status_path).data
+
+    def task(self, task_id: str) -> dict:
+        return next(task for task in self.status()["tasks"] if task["id"] == task_id)

@@ -21,13 +21,16 @@ from hypothesis import strategies as st
 
 from api.services import tasks as task_services
 from orchestrator import fileio
+from orchestrator.engine import EXIT_CRASHED, Engine, EngineConfig
 from orchestrator.errors import LockTimeout
 from orchestrator.events import EventBus
 from orchestrator.lifecycle import HEARTBEAT_S
 from orchestrator.monitor import StatusMonitor
 from orchestrator.registry import Registry
 from orchestrator.status import read_status, update_status
-from tests.engine_support import AGENT_CMD, PROJECT_ROOT, THREE_PHASES, agent_pids, wait_until
+from tests.engine_support import (
+    AGENT_CMD, PROJECT_ROOT, THREE_PHASES, EngineRun, agent_pids, short_socket_path, wait_until,
+)
 from tests.factories import RepoFactory
 
 from .conftest import INSTANCE, assert_error_shape
@@ -402,6 +405,104 @@ def test_real_full_disk_keeps_the_old_status_file_and_answers_503_json(tiny_disk
     assert api.get("/api/plans/alpha/status").status_code == 200
     filler.unlink()
     assert api.post(SKIP, {"reason": "space again"}, format="json").status_code == 200
+
+
+# -- the engine waits out a damaged or full status file ------------------------------------
+
+# Waits until the run record names it (so the engine's own write of that record cannot undo the
+# damage; an engine that writes no such record gets 3 s), then does `argv[2]` to status.json
+# (argv[1]) once per plan, and succeeds.
+DAMAGING_AGENT = textwrap.dedent("""
+    import json, os, pathlib, sys, time
+    status, fault = pathlib.Path(sys.argv[1]), sys.argv[2]
+    done = status.with_name("damaged-once")
+    patience = time.monotonic() + 3
+    while not done.exists() and b'"agent"' not in status.read_bytes() and time.monotonic() < patience:
+        time.sleep(0.01)
+    if not done.exists():
+        done.write_bytes(b"")
+        good = status.read_bytes()
+        if fault == "truncate":
+            status.with_name("status.json.good").write_bytes(good)
+            status.write_bytes(good[: len(good) // 2])
+        else:
+            fd = os.open(status.parent.parent.parent.parent / "filler", os.O_WRONLY | os.O_CREAT, 0o644)
+            try:
+                while True:
+                    os.write(fd, bytes(4096))
+            except OSError:
+                os.close(fd)
+    print(json.dumps({"type": "result", "subtype": "success", "is_error": False, "result": "did " + fault}))
+""")
+
+
+def _engine_damaging_status(repo, fault: str) -> EngineRun:
+    repo.plan("trio", THREE_PHASES, title="Trio")
+    status = repo.layout.status_file("trio", archived=False)
+    config = EngineConfig(repo_root=repo.root, plan_path=Path("docs/plans/trio.md"), max_retries=0,
+                          agent_cmd=[sys.executable, "-c", DAMAGING_AGENT, str(status), fault],
+                          socket_path=short_socket_path())
+    run = EngineRun(Engine(config, bus=EventBus()))
+    run.thread.start()
+    return run
+
+
+def _reason(run: EngineRun, text: str) -> str:
+    return run.recorder.wait_for(lambda e: e.type == "orchestrator_state" and text in (e.data["reason"] or ""),
+                                 timeout=30, message=f"a state reason with {text!r}").data["reason"]
+
+
+def _assert_outcome_landed(run: EngineRun, fault: str) -> None:
+    assert "usable again" in _reason(run, "usable again")
+    assert run.result(timeout=30) == 0
+    tasks = {task["id"]: task for task in run.status()["tasks"]}
+    assert tasks["1.1"]["status"] == "completed" and tasks["1.1"]["notes"] == f"did {fault}"
+    assert {task["status"] for task in tasks.values()} == {"completed"}
+    [record] = run.status()["runs"]
+    assert record["tasksCompleted"] == 5 and "agent" not in record
+
+
+@pytest.mark.timeout(60)
+def test_a_status_file_torn_while_the_agent_ran_is_waited_out_and_the_result_lands(repo):
+    """It used to crash the engine with StatusFileCorrupt, and the task's result was lost."""
+    run = _engine_damaging_status(repo, "truncate")
+    status = repo.layout.status_file("trio", archived=False)
+    try:
+        reason = _reason(run, "waiting for status.json")
+        assert "not valid JSON" in reason and "task 1.1 completed; the outcome is kept" in reason
+        assert run.thread.is_alive()
+        os.replace(status.with_name("status.json.good"), status)
+        _assert_outcome_landed(run, "truncate")
+    finally:
+        run.engine.request_shutdown(force=True) if run.thread.is_alive() else None
+
+
+@pytest.mark.timeout(60)
+def test_a_full_disk_when_the_agent_finishes_is_waited_out_and_the_result_lands(tiny_disk):
+    """It used to crash the engine with OSError (ENOSPC)."""
+    repo = RepoFactory(tiny_disk)
+    run = _engine_damaging_status(repo, "fill")
+    try:
+        reason = _reason(run, "waiting for status.json")
+        assert "No space left on device" in reason and "task 1.1 completed" in reason
+        assert run.thread.is_alive()
+        (tiny_disk / "filler").unlink()
+        _assert_outcome_landed(run, "fill")
+    finally:
+        run.engine.request_shutdown(force=True) if run.thread.is_alive() else None
+
+
+@pytest.mark.timeout(60)
+def test_a_status_file_that_stays_unusable_ends_the_run_after_the_bound_without_a_crash(repo):
+    repo.plan("trio", THREE_PHASES, title="Trio")
+    status = repo.layout.status_file("trio", archived=False)
+    config = EngineConfig(repo_root=repo.root, plan_path=Path("docs/plans/trio.md"), max_retries=0,
+                          agent_cmd=[sys.executable, "-c", DAMAGING_AGENT, str(status), "truncate"],
+                          socket_path=short_socket_path(), status_retry_s=0.5)
+    engine = Engine(config, bus=EventBus())
+    assert engine.run() == EXIT_CRASHED
+    assert "status.json stayed unusable" in engine.end_reason and "task 1.1 completed" in engine.end_reason
+    assert Registry(repo.layout.registry_path).list()[0].status == "stopped"
 
 
 # -- orchestrator killed with SIGKILL mid-task -----------------------------------------------

@@ -3,7 +3,6 @@
 import json
 import os
 import signal
-import threading
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,43 +19,10 @@ from orchestrator.registry import Registry
 from orchestrator.status import read_status, update_status
 from orchestrator.tasks import retry_task, skip_task
 from tests.engine_support import (
-    AGENT_CMD, AGENT_ENV, THREE_PHASES, EventRecorder, agent_pids, raw_command, short_socket_path, wait_until,
+    AGENT_CMD, AGENT_ENV, THREE_PHASES, EngineRun, agent_pids, raw_command, short_socket_path, wait_until,
 )
 
 pytestmark = pytest.mark.timeout(30)
-
-
-class EngineRun:
-    """An engine running in a thread, with everything it published recorded."""
-
-    def __init__(self, engine: Engine):
-        self.engine = engine
-        self.recorder = EventRecorder(engine.bus)
-        self.outcome: dict = {}
-        self.thread = threading.Thread(target=self._run, name="engine-under-test", daemon=True)
-
-    def _run(self) -> None:
-        try:
-            self.outcome["code"] = self.engine.run()
-        except BaseException as exc:  # surfaced by result()
-            self.outcome["error"] = exc
-
-    def result(self, timeout: float = 15.0) -> int:
-        self.thread.join(timeout)
-        assert not self.thread.is_alive(), "engine did not stop"
-        if "error" in self.outcome:
-            raise self.outcome["error"]
-        return self.outcome["code"]
-
-    @property
-    def socket(self) -> str:
-        return self.engine.socket_path
-
-    def status(self) -> dict:
-        return read_status(self.engine.status_path).data
-
-    def task(self, task_id: str) -> dict:
-        return next(task for task in self.status()["tasks"] if task["id"] == task_id)
 
 
 @pytest.fixture
