@@ -4,6 +4,7 @@
 import { getJSON } from "./api.js";
 import { sendCommand, showAnswer } from "./answer.js";
 import { confirmDialog } from "./dialog.js";
+import { RunInsight } from "./insight/panel.js";
 import { EventSocket, showConnection } from "./stream.js";
 import { statusOf } from "./status.js";
 import { renderPhases as drawPhases, TaskTable, tickDurations } from "./tasktable.js";
@@ -23,6 +24,8 @@ let view = null; // the REST status shape (OrchestratorStatusSerializer)
 let updates = 0; // bumped by every stream update, so a slower REST answer cannot overwrite a newer state
 const tools = new Map(); // tool_id -> feed row of a call still running
 const taskTable = new TaskTable($("tasks"));
+const insight = new RunInsight($("insight"));
+insight.setRun(instanceId); // a run is recorded under its orchestrator's id
 
 // ---- drawing -------------------------------------------------------------------------
 
@@ -39,6 +42,7 @@ function render() {
     `${view.skipped_tasks} skipped, ${view.failed_tasks} failed, ${view.total_tasks} in all`;
   renderPhases();
   renderTasks();
+  insight.setPlanUsage(view.usage);
 }
 
 function renderState() {
@@ -67,36 +71,71 @@ function renderTasks() {
 
 // ---- activity feed ---------------------------------------------------------------------
 
-function feedRow(kind, ...cells) {
+// Rows are newest first: live ones go on top, history (older) at the bottom.
+function addRow(row, { older = false } = {}) {
   const feed = $("feed");
   feed.querySelector(".empty")?.remove();
-  const row = el("li", { class: kind }, ...cells);
+  if (older) {
+    if (feed.children.length < FEED_LIMIT) feed.append(row);
+    return row;
+  }
   feed.prepend(row);
   while (feed.children.length > FEED_LIMIT) feed.lastElementChild.remove();
   return row;
 }
 
-function toolStarted(event) {
-  const { tool_id: toolId, tool_name: name, input_summary: input } = event.data;
-  const row = feedRow("running",
-    el("span", { class: "mark", title: "running" }, "…"),
-    el("span", { class: "tool" }, name),
-    el("span", { class: "when" }, clockTime(event.timestamp)),
-    input ? el("span", { class: "input" }, input) : "");
-  tools.set(toolId, row);
+function feedRow(kind, ...cells) {
+  return addRow(el("li", { class: kind }, ...cells));
 }
 
-function toolCompleted(event) {
-  const { tool_id: toolId, tool_name: name, duration: seconds, success } = event.data;
-  // A completion without its start (it happened before this page opened) still gets a row.
-  const row = tools.get(toolId) || feedRow("", el("span", { class: "mark" }), el("span", { class: "tool" }, name),
-    el("span", { class: "when" }));
-  tools.delete(toolId);
+function toolRow({ tool_id: toolId, tool_name: name, input_summary: input, task_id: taskId }, at) {
+  return el("li", { class: "running", dataset: { toolId }, title: taskId ? `Task ${taskId}` : null },
+    el("span", { class: "mark", title: "running" }, "…"),
+    el("span", { class: "tool" }, name),
+    el("span", { class: "when" }, clockTime(at)),
+    input ? el("span", { class: "input" }, input) : "");
+}
+
+function finishRow(row, { duration: seconds, success }, at) {
   row.className = success ? "ok" : "fail";
   const mark = row.querySelector(".mark");
   mark.textContent = success ? "✓" : "✗";
   mark.title = success ? "succeeded" : "failed";
-  row.querySelector(".when").textContent = `${clockTime(event.timestamp)} · ${seconds < 1 ? `${Math.round(seconds * 1000)} ms` : duration(seconds)}`;
+  row.querySelector(".when").textContent = `${clockTime(at)} · ${seconds < 1 ? `${Math.round(seconds * 1000)} ms` : duration(seconds)}`;
+}
+
+// The row of a call already shown (live, or from history): a replay must not show it twice.
+function shownRow(toolId) {
+  return tools.get(toolId) || $("feed").querySelector(`[data-tool-id="${CSS.escape(toolId)}"]`);
+}
+
+function toolStarted(event) {
+  if (shownRow(event.data.tool_id)) return;
+  tools.set(event.data.tool_id, addRow(toolRow(event.data, event.timestamp)));
+}
+
+function toolCompleted(event) {
+  // A completion without its start (it happened before this page opened) still gets a row.
+  const row = shownRow(event.data.tool_id) || addRow(toolRow(event.data, null));
+  tools.delete(event.data.tool_id);
+  finishRow(row, event.data, event.timestamp);
+}
+
+// The tool calls made before the page opened (GET tool-calls), under any that arrived live meanwhile.
+async function loadToolHistory() {
+  let calls;
+  try {
+    calls = await getJSON(`${base}/tool-calls?limit=${FEED_LIMIT}`);
+  } catch {
+    return; // the live feed still works; an empty history is not worth a message
+  }
+  const shown = new Set([...$("feed").querySelectorAll("[data-tool-id]")].map((row) => row.dataset.toolId));
+  for (const call of calls.reverse()) {
+    if (shown.has(call.tool_id)) continue;
+    const row = addRow(toolRow(call, call.started_at), { older: true });
+    if (call.completed_at) finishRow(row, call, call.completed_at);
+    else tools.set(call.tool_id, row);
+  }
 }
 
 function feedNote(text) {
@@ -107,6 +146,7 @@ function feedNote(text) {
 
 function onEvent(event) {
   const { type, data } = event;
+  insight.onEvent(event);
   if (type === "tool_started") toolStarted(event);
   else if (type === "tool_completed") toolCompleted(event);
   else if (type === "status_updated" && view) {
@@ -218,6 +258,7 @@ new EventSocket(`${base}/events`, {
 }).start();
 
 reload();
+loadToolHistory();
 setInterval(refreshUnstreamed, POLL_MS);
 // Ages and running durations tick without any event (only their text: a redraw would eat clicks).
 setInterval(() => {

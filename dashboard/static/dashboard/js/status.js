@@ -3,6 +3,8 @@
 // the second the way the server does (orchestrator/status.py, api/selectors/plans.py), so
 // a live update needs no extra request.
 
+import { sumUsage, usageOf } from "./insight/figures.js";
+
 const STATUSES = ["pending", "in_progress", "completed", "failed", "skipped"];
 const UNPHASED = "Unphased";
 
@@ -32,19 +34,22 @@ export function statusOf(data) {
     if (!groups.has(phase)) groups.set(phase, []);
     groups.get(phase).push(task);
   }
+  const tasks = raw.map((task) => ({
+    id: String(task.id ?? ""),
+    description: task.description || task.title || "",
+    status: STATUSES.includes(task.status) ? task.status : "pending",
+    phase: task.phase || UNPHASED,
+    retry_count: Number.isInteger(task.retryCount) && task.retryCount > 0 ? task.retryCount : 0,
+    last_error: task.lastError || task.error || null,
+    skip_reason: task.skipReason || task.reason || null,
+    started_at: task.startedAt || null,
+    completed_at: task.completedAt || null,
+    usage: usageOf(task),
+  }));
   return {
     ...progressOf(data),
     phases: [...groups].map(([phase, tasks]) => ({ phase, ...counts(tasks) })),
-    tasks: raw.map((task) => ({
-      id: String(task.id ?? ""),
-      description: task.description || task.title || "",
-      status: STATUSES.includes(task.status) ? task.status : "pending",
-      phase: task.phase || UNPHASED,
-      retry_count: Number.isInteger(task.retryCount) && task.retryCount > 0 ? task.retryCount : 0,
-      last_error: task.lastError || task.error || null,
-      skip_reason: task.skipReason || task.reason || null,
-      started_at: task.startedAt || null,
-      completed_at: task.completedAt || null,
-    })),
+    tasks,
+    usage: sumUsage(tasks.map((task) => task.usage)),
   };
 }

@@ -1,6 +1,9 @@
 // The phases list and the task table, drawn the same way on the orchestrator page and the plan page.
 
+import { money, tokensText, usageTitle } from "./insight/figures.js";
 import { badge, clockTime, duration, el, progressBar, secondsSince } from "./ui.js";
+
+const COLUMNS = 8;
 
 export function renderPhases(list, phases, currentPhase) {
   list.replaceChildren(...phases.map((phase) => el("li", { class: phase.phase === currentPhase ? "current" : "" },
@@ -21,8 +24,17 @@ function durationCell(task) {
   return cell;
 }
 
-function taskActions(task) {
+function usageCell(usage) {
+  return el("td", { class: "num usage", dataset: { label: "Cost · tokens" }, title: usageTitle(usage) },
+    usage ? [money(usage.cost_usd), el("span", { class: "desc" }, tokensText(usage))] : "");
+}
+
+function taskActions(task, commands) {
   const buttons = [];
+  if (task.usage || task.status === "in_progress") {
+    buttons.push(el("button", { type: "button", class: "small", dataset: { transcript: task.id } }, "Transcript"));
+  }
+  if (!commands) return buttons;
   if (task.status === "pending" || task.status === "failed") {
     buttons.push(el("button", { type: "button", class: "small", dataset: { skip: task.id } }, "Skip"));
   }
@@ -53,9 +65,10 @@ export class TaskTable {
       el("td", { dataset: { label: "Status" } }, badge(task.status)),
       el("td", { class: "num", dataset: { label: "Started" } }, clockTime(task.started_at)),
       durationCell(task),
+      usageCell(task.usage),
       el("td", { class: "num", dataset: { label: "Retries" } }, String(task.retry_count)),
       el("td", { dataset: { label: "Error / note" } }, note),
-      el("td", { class: "actions", dataset: { label: "" } }, this.actions ? taskActions(task) : ""));
+      el("td", { class: "actions", dataset: { label: "" } }, taskActions(task, this.actions)));
     this.rows.set(task.id, { key, row });
     return row;
   }
@@ -67,13 +80,13 @@ export class TaskTable {
       if (task.phase !== phase) {
         phase = task.phase;
         if (!this.phaseRows.has(phase)) {
-          this.phaseRows.set(phase, el("tr", { class: "phase-row" }, el("td", { colspan: 7, dataset: { label: "" } }, phase)));
+          this.phaseRows.set(phase, el("tr", { class: "phase-row" }, el("td", { colspan: COLUMNS, dataset: { label: "" } }, phase)));
         }
         rows.push(this.phaseRows.get(phase));
       }
       rows.push(this.row(task));
     }
-    if (!rows.length) rows.push(el("tr", {}, el("td", { colspan: 7, class: "empty" }, "This plan has no tasks.")));
+    if (!rows.length) rows.push(el("tr", {}, el("td", { colspan: COLUMNS, class: "empty" }, "This plan has no tasks.")));
     const current = [...this.body.children];
     if (rows.length === current.length && rows.every((row, index) => row === current[index])) return;
     this.body.replaceChildren(...rows);

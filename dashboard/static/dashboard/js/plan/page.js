@@ -5,6 +5,7 @@ import "./summary.js";
 import "./tasks.js";
 import "./findings.js";
 import "./runs.js";
+import "./insight.js";
 import "./start.js";
 import { showAnswer } from "../answer.js";
 
