@@ -30,6 +30,11 @@ DEFAULTS = {
     "WS_HEARTBEAT_S": 30.0,
     # Events queued per WebSocket/SSE client before the oldest are dropped for a `gap`.
     "WS_QUEUE_SIZE": 256,
+    # Bytes a stream's client may leave unread in the server (daphne's transport buffer) before
+    # sending pauses, so that events are dropped for a `gap` instead (realtime/flow.py) ...
+    "STREAM_MAX_UNREAD_BYTES": 1024 * 1024,
+    # ... and how long it may stay over that before it is cut off (WebSocket close 4429).
+    "STREAM_STALL_S": 20.0,
     # "1"/"0" forces the in-process event bridge on/off; "" runs it when the channel layer
     # is in-memory (nobody else could feed it).
     "EMBEDDED_BRIDGE": "",
@@ -67,6 +72,8 @@ class OrchestratorSettings:
     stale_after_s: float
     ws_heartbeat_s: float
     ws_queue_size: int
+    stream_max_unread_bytes: int
+    stream_stall_s: float
     embedded_bridge: str
     webhooks: bool
     webhook_timeout_s: float
@@ -107,6 +114,8 @@ def orchestrator_settings() -> OrchestratorSettings:
         stale_after_s=float(raw["STALE_AFTER_S"]),
         ws_heartbeat_s=float(raw["WS_HEARTBEAT_S"]),
         ws_queue_size=int(raw["WS_QUEUE_SIZE"]),
+        stream_max_unread_bytes=int(raw["STREAM_MAX_UNREAD_BYTES"]),
+        stream_stall_s=float(raw["STREAM_STALL_S"]),
         embedded_bridge=str(raw["EMBEDDED_BRIDGE"]).strip().lower(),
         webhooks=str(raw["WEBHOOKS"]).strip().lower() not in {"0", "false", "no", "off"},
         webhook_timeout_s=float(raw["WEBHOOK_TIMEOUT_S"]),

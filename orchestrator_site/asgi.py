@@ -21,6 +21,7 @@ from api.admission import AdmissionASGI  # noqa: E402
 from api.fastpath import ReplayASGI  # noqa: E402
 
 from realtime.auth import TokenAuthMiddlewareStack  # noqa: E402
+from realtime.flow import TransportScope  # noqa: E402
 from realtime.origin import AllowedHostsOriginValidator  # noqa: E402
 from realtime.routing import unknown_path, websocket_urlpatterns  # noqa: E402
 
@@ -28,14 +29,15 @@ from realtime.routing import unknown_path, websocket_urlpatterns  # noqa: E402
 # before Twisted buffers them and log no credentials (api/daphne_request.py).
 daphne_request.install()
 
-application = ProtocolTypeRouter(
+# TransportScope: streams see how much their client has left unread (realtime/flow.py).
+application = TransportScope(ProtocolTypeRouter(
     {
         "http": ReplayASGI(AdmissionASGI(django_asgi_app)),
         "websocket": AllowedHostsOriginValidator(
             TokenAuthMiddlewareStack(URLRouter([*websocket_urlpatterns, unknown_path]))
         ),
     }
-)
+))
 
 # What exists now (Django, DRF, the URL map: ~100k objects) lives as long as the process.
 # Freezing it spares the cyclic collector from re-walking it, a pause of tens of ms each

@@ -273,6 +273,7 @@ ORCHESTRATOR = {
     "STALE_AFTER_S": 60.0,
     "WS_HEARTBEAT_S": float(os.environ.get("ORCHESTRATOR_WS_HEARTBEAT_S", "30")),
     "WS_QUEUE_SIZE": 256,
+    "STREAM_STALL_S": float(os.environ.get("ORCHESTRATOR_STREAM_STALL_S", "20")),
     "EMBEDDED_BRIDGE": os.environ.get("ORCHESTRATOR_EMBEDDED_BRIDGE", ""),
     "WEBHOOKS": os.environ.get("ORCHESTRATOR_WEBHOOKS", "1"),
     "AGENT_CMD": os.environ.get("ORCHESTRATOR_AGENT_CMD", ""),

@@ -10,6 +10,7 @@ CLOSE_UNAUTHENTICATED = 4401  # no credentials where reads need them, or a bad t
 CLOSE_FORBIDDEN = 4403  # origin not trusted (realtime.origin)
 CLOSE_NOT_FOUND = 4404  # no such orchestrator instance
 CLOSE_STALE = 4408  # the client answered no ping for two heartbeat intervals
+CLOSE_TOO_SLOW = 4429  # the client left over STREAM_MAX_UNREAD_BYTES unread for STREAM_STALL_S
 CLOSE_SERVER_ERROR = 4500  # the stream failed on the server's side
 CLOSE_TRY_AGAIN = 4503  # the channel layer (Redis) is unreachable right now: reconnect later
 

@@ -15,6 +15,7 @@ from api.conf import orchestrator_settings
 from . import access, snapshots
 from .auth import TOKEN_SUBPROTOCOL_PREFIX
 from .embedded import ensure_bridge
+from .flow import ClientTooSlow, backlog_for
 from .groups import ALL_GROUP, EVENT_MESSAGE_TYPE, instance_group, received_event
 from .journals import open_journal
 from .session import Heartbeat, rejoin, run_stream, start_tasks, stop_tasks
@@ -151,8 +152,13 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
         self.tasks = start_tasks(self.serve(since), self.heartbeat.run(self.stream, self.on_stale, self.rejoin))
 
     async def serve(self, since: int | None):
+        backlog = backlog_for(self.scope, orchestrator_settings())
         try:
-            await run_stream(self.stream, since=since, snapshot=self.snapshot, send=self.send_frame)
+            await run_stream(self.stream, since=since, snapshot=self.snapshot, send=self.send_frame, backlog=backlog)
+        except ClientTooSlow as exc:
+            logger.info("Closing a client that stopped reading: %s", exc)
+            await self.close(code=access.CLOSE_TOO_SLOW)
+            backlog.abort()  # the close frame would wait behind the unread bytes
         except Exception:
             logger.exception("Stream of %s failed", self.instance_id or "all instances")
             await self.close(code=access.CLOSE_SERVER_ERROR)

@@ -12,6 +12,7 @@ import logging
 import time
 from typing import Awaitable, Callable
 
+from .flow import Backlog
 from .stream import EventStream, control_frame
 
 logger = logging.getLogger(__name__)
@@ -53,14 +54,20 @@ async def rejoin(layer, groups: list[str], channel: str) -> None:
 
 
 async def run_stream(stream: EventStream, *, since: int | None, snapshot: Callable[[int | None], Awaitable[dict]],
-                     send: Send) -> None:
-    """Snapshot, replay (or reset), then live frames until cancelled."""
+                     send: Send, backlog: Backlog) -> None:
+    """Snapshot, replay (or reset), then live frames until cancelled; ClientTooSlow if the client stops reading.
+
+    Each frame waits for the client to have read most of what it was sent (realtime.flow): while it
+    waits, live events pile up in the bounded outbox, which drops them and later sends `gap`.
+    """
     opening = await stream.open(since)
     await send(await snapshot(stream.cursor))
     for frame in opening:
+        await backlog.wait()
         await send(frame)
     while True:
         for frame in await stream.next_frames():
+            await backlog.wait()
             await send(frame)
 
 

@@ -28,6 +28,7 @@ from api.permissions import may_read, request_connection
 
 from . import snapshots
 from .embedded import ensure_bridge
+from .flow import Backlog, ClientTooSlow, backlog_for
 from .auth import user_for_token
 from .groups import instance_group
 from .journals import open_journal
@@ -107,7 +108,7 @@ async def events_sse(request, id: str):  # noqa: A002 - the path parameter's pub
     layout = conf.layout
     stream = EventStream(instance_id=instance_id, journal_for=lambda i: open_journal(layout, i),
                          queue_size=conf.ws_queue_size)
-    body = _body(stream, layer, channel, since, conf.ws_heartbeat_s)
+    body = _body(stream, layer, channel, since, conf.ws_heartbeat_s, backlog_for(request.scope, conf))
     response = StreamingHttpResponse(body, content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # nginx would otherwise hold events back
@@ -130,17 +131,23 @@ async def _ping(stream: EventStream, interval: float, layer, channel: str) -> No
         await stream.catch_up()
 
 
-async def _body(stream: EventStream, layer, channel: str, since: int | None, heartbeat_s: float):
+async def _body(stream: EventStream, layer, channel: str, since: int | None, heartbeat_s: float, backlog: Backlog):
+    """As session.run_stream, yielding: each frame waits for the client to have read most of the last ones."""
     tasks = start_tasks(_receive(stream, layer, channel), _ping(stream, heartbeat_s, layer, channel))
     try:
         yield f"retry: {RETRY_MS}\n\n".encode()
         opening = await stream.open(since)
         yield render(await snapshots.snapshot_frame(stream.instance_id, stream.cursor))
         for frame in opening:
+            await backlog.wait()
             yield render(frame)
         while True:
             for frame in await stream.next_frames():
+                await backlog.wait()
                 yield render(frame)
+    except ClientTooSlow as exc:
+        logger.info("Ending the SSE stream of a client that stopped reading: %s", exc)
+        backlog.abort()  # what was left unread goes with the connection
     finally:
         await stop_tasks(tasks)
         try:

@@ -142,6 +142,8 @@ export const CloseCode = {
   NotFound: 4404,
   /** No answer to two pings. */
   Stale: 4408,
+  /** The client stopped reading (over 1 MiB unread for 20 s); reconnect with `since`. */
+  TooSlow: 4429,
   /** `since` is not an event id. */
   BadRequest: 4400,
   /** The stream failed on the server's side. */
