@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -35,7 +34,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-from http_load import LUA_REPORT, PROJECT, default_repo, free_port, get, run_wrk
+import http_load
+from http_load import LUA_REPORT, PROJECT, default_repo, get, run_wrk
 
 sys.path.insert(0, str(PROJECT))
 
@@ -59,42 +59,15 @@ APPS = {"site": ("orchestrator_site.asgi:application", "orchestrator_site.wsgi")
         "floor": ("hello_site:asgi_app", "hello_site:wsgi_app")}
 
 
-class Server:
+class Server(http_load.Server):
     """One route (daphne or gunicorn) of one code base (a checkout, or the hello-world floor)."""
 
     def __init__(self, label: str, route: str, checkout: Path, app: str, env: dict):
-        self.label, self.route, self.port = label, route, free_port()
         asgi, wsgi = APPS[app]
-        argv = [part.format(port=self.port, asgi=asgi, wsgi=wsgi) for part in ROUTES[route]]
+        argv = [part.replace("{asgi}", asgi).replace("{wsgi}", wsgi) for part in ROUTES[route]]
         pythonpath = str(PROJECT / "bench") if app == "floor" else str(checkout)
-        self.log = tempfile.TemporaryFile()
-        self.process = subprocess.Popen(argv, cwd=checkout, env={**env, "PYTHONPATH": pythonpath},
-                                        start_new_session=True, stdout=subprocess.DEVNULL, stderr=self.log)
-        self.base = f"http://127.0.0.1:{self.port}"
-
-    def wait_ready(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                self.log.seek(0)
-                raise RuntimeError(f"{self.label} exited: {self.log.read().decode(errors='replace')[-2000:]}")
-            try:
-                if get(self.base + "/health", timeout=1)[0] == 200:
-                    return
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError(f"{self.label} did not answer /health within {timeout:g} s")
-
-    def stop(self) -> None:
-        try:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=10)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-        self.log.close()
+        super().__init__(label, argv=argv, cwd=checkout, env={**env, "PYTHONPATH": pythonpath})
+        self.label, self.route = label, route
 
 
 class WedgedSocket:

@@ -75,13 +75,15 @@ def get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
 
 
 class Server:
-    def __init__(self, name: str, repo: Path):
+    def __init__(self, name: str, repo: Path | None = None, *, argv: list[str] | None = None,
+                 cwd: Path = PROJECT, env: dict | None = None):
+        """SERVERS[name] on `repo`, or any `argv` ({port} filled in) with its own cwd and environment."""
         self.name, self.port = name, free_port()
-        argv = [part.format(port=self.port) for part in SERVERS[name]]
+        argv = [part.format(port=self.port) for part in (argv or SERVERS[name])]
         # A file, not a pipe: a server logging more than a pipe holds would block on it.
         self.log = tempfile.TemporaryFile()
-        self.process = subprocess.Popen(argv, cwd=PROJECT, env=server_env(repo), start_new_session=True,
-                                        stdout=subprocess.DEVNULL, stderr=self.log)
+        self.process = subprocess.Popen(argv, cwd=cwd, env=env if env is not None else server_env(repo),
+                                        start_new_session=True, stdout=subprocess.DEVNULL, stderr=self.log)
         self.base = f"http://127.0.0.1:{self.port}"
 
     def wait_ready(self, timeout: float = 60.0) -> None:
