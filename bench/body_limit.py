@@ -22,52 +22,17 @@ import threading
 import time
 from pathlib import Path
 
-PROJECT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.ws_common import PROJECT, Server  # noqa: E402
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Daphne:
-    def __init__(self, project: Path, root: Path):
-        self.port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "ORCHESTRATOR_", "REDIS_"))}
-        env.update({"DJANGO_SETTINGS_MODULE": "orchestrator_site.settings", "DJANGO_SECRET_KEY": "bench-only",
-                    "DATABASE_URL": f"sqlite:///{root}/bench.sqlite3", "ORCHESTRATOR_REPO_ROOT": str(root),
-                    "PYTHONPATH": str(project), "LOG_LEVEL": "ERROR", "ORCHESTRATOR_READS_REQUIRE_AUTH": "0"})
-        subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=project, env=env, check=True)
-        self.process = subprocess.Popen([sys.executable, "-m", "daphne", "-v", "0", "-b", "127.0.0.1", "-p",
-                                         str(self.port), "orchestrator_site.asgi:application"], cwd=project, env=env,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if health_wait(self.port, timeout=1) is not None:
-                    return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("daphne did not start")
-
-    def proc(self, field: str) -> int:
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-        raise RuntimeError(field)
-
-    def cpu_s(self) -> float:
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+def migrated_server(project: Path, root: Path) -> Server:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "ORCHESTRATOR_", "DATABASE_"))}
+    env.update({"DJANGO_SETTINGS_MODULE": "orchestrator_site.settings", "DJANGO_SECRET_KEY": "bench-only",
+                "DATABASE_URL": f"sqlite:///{root}/bench.sqlite3"})
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=project, env=env, check=True)
+    return Server(root, project=project, secret_key="bench-only", log_level="ERROR", start_timeout=60)
 
 
 def health_wait(port: int, timeout: float = 60) -> float | None:
@@ -106,12 +71,12 @@ def measure(project: Path, size: int, stall: int) -> dict:
         root = Path(tmp)
         (root / "docs" / "plans").mkdir(parents=True)
         (root / "docs" / "plans" / "alpha.md").write_text("# Alpha\n\n## Phase 1: A\n\n- [ ] 1.1 Do it\n")
-        server = Daphne(project, root)
+        server = migrated_server(project, root)
         try:
-            before_kib, cpu_before = server.proc("VmHWM"), server.cpu_s()
+            before_kib, cpu_before = server.rss_kib("VmHWM"), server.cpu_s()
             answer = post_form(server.port, size)
             health_wait(server.port)  # the reactor is free again
-            peak_kib, cpu = server.proc("VmHWM"), server.cpu_s() - cpu_before
+            peak_kib, cpu = server.rss_kib("VmHWM"), server.cpu_s() - cpu_before
             waits = []
             sender = threading.Thread(target=post_form, args=(server.port, stall))
             sender.start()

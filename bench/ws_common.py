@@ -61,13 +61,15 @@ class Server:
     In-memory layer + embedded bridge unless redis_url. The benches use the defaults; the real-time tests
     (tests/realtime/conftest.py) pass their own secret, database name and extra env, and leave heartbeat,
     LOG_LEVEL and daphne's verbosity alone (None: not set). The daphne log goes to root/daphne-<port>.log;
-    a daphne that exits while starting is reported at once; `daphne_args` go to its command line.
+    a daphne that exits while starting is reported at once; `daphne_args` go to its command line;
+    `project` is the checkout served (another one to compare, e.g. a `git worktree`).
     """
 
     def __init__(self, root, *, redis_url: str | None = None, heartbeat_s: float | None = 30.0,
                  extra_env: dict | None = None, secret_key: str = "bench-secret-key-not-for-production",
                  database: str = "bench.sqlite3", log_level: str | None = "WARNING", verbosity: str | None = "0",
-                 start_timeout: float = 30.0, daphne_args: tuple[str, ...] = (), via_serve: bool = False):
+                 start_timeout: float = 30.0, daphne_args: tuple[str, ...] = (), via_serve: bool = False,
+                 project: Path = PROJECT):
         self.port = free_port()
         self.log_path = Path(root) / f"daphne-{self.port}.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "ORCHESTRATOR_", "REDIS_"))}
@@ -77,7 +79,7 @@ class Server:
             "DATABASE_URL": f"sqlite:///{root}/{database}",
             "ORCHESTRATOR_REPO_ROOT": str(root),
             "ORCHESTRATOR_READS_REQUIRE_AUTH": "0",
-            "PYTHONPATH": str(PROJECT),
+            "PYTHONPATH": str(project),
             **({"ORCHESTRATOR_WS_HEARTBEAT_S": str(heartbeat_s)} if heartbeat_s is not None else {}),
             **({"LOG_LEVEL": log_level} if log_level is not None else {}),
             **({"REDIS_URL": redis_url} if redis_url else {}),
@@ -88,7 +90,7 @@ class Server:
                    [sys.executable, "-m", "daphne", *(["-v", verbosity] if verbosity is not None else []),
                     *daphne_args, "-b", "127.0.0.1", "-p", str(self.port), "orchestrator_site.asgi:application"])
         self.process = subprocess.Popen(
-            command, env=env, cwd=PROJECT, stdout=subprocess.DEVNULL, stderr=open(self.log_path, "wb"))
+            command, env=env, cwd=project, stdout=subprocess.DEVNULL, stderr=open(self.log_path, "wb"))
         deadline = time.monotonic() + start_timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -112,11 +114,12 @@ class Server:
         with urllib.request.urlopen(self.url(path, "http"), timeout=5) as response:
             return response.status, response.read()
 
-    def rss_kib(self) -> int:
+    def rss_kib(self, field: str = "VmRSS") -> int:
+        """Resident memory now (VmHWM: the peak so far)."""
         for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
-        raise RuntimeError("no VmRSS")
+        raise RuntimeError(f"no {field}")
 
     def cpu_s(self) -> float:
         """User + system CPU seconds the server process has used."""
