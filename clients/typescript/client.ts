@@ -8,10 +8,20 @@
  *   const api = createClient({ baseUrl: "http://127.0.0.1:8000", token });
  *   const plans = await api.get("/api/plans");
  *   await api.post("/api/orchestrators/{id}/pause", { params: { id: "orch-1" } });
+ *   const run = await api.startOrchestrator({ plan: "my-plan", max_iterations: 10 });
+ *   await api.delete("/api/orchestrators/{id}", { params: { id: run.id } });  // once it has stopped
  */
-import type { paths } from "./api-types";
+import type { components, paths } from "./api-types";
 
-type Method = "get" | "post";
+type Method = "get" | "post" | "delete";
+
+type Schemas = components["schemas"];
+/** POST /api/orchestrators: the plan and the options of `manage.py orchestrate` (never the agent command). */
+export type StartRequest = Schemas["StartRequestRequest"];
+/** A started, registered orchestrator (201), with its log file. */
+export type StartedOrchestrator = Schemas["StartedOrchestrator"];
+/** What a dry run (200) says it would do; nothing was started. */
+export type DryRun = Schemas["DryRun"];
 
 /** The path templates that have an operation for `M`. */
 export type PathsWith<M extends Method> = {
@@ -160,6 +170,25 @@ export function createClient(options: ClientOptions) {
     },
     post<P extends PathsWith<"post">>(path: P, ...[init]: Args<Operation<P, "post">>) {
       return request("post", path, init as RequestOptions<unknown>) as Promise<ResponseBody<Operation<P, "post">>>;
+    },
+    delete<P extends PathsWith<"delete">>(path: P, ...[init]: Args<Operation<P, "delete">>) {
+      return request("delete", path, init as RequestOptions<unknown>) as Promise<ResponseBody<Operation<P, "delete">>>;
+    },
+    /**
+     * Start an orchestrator for a plan: resolves once it has registered (201), or with the forecast
+     * of a dry run (200). 409 if one already runs the plan (`details.instance_id` names it), 502 with
+     * `details.output_tail` if it failed to start. Send an Idempotency-Key to make a retry safe.
+     */
+    startOrchestrator(body: StartRequest, headers?: Record<string, string>): Promise<StartedOrchestrator | DryRun> {
+      return request("post", "/api/orchestrators", { body, headers } as unknown as RequestOptions<unknown>) as Promise<
+        StartedOrchestrator | DryRun
+      >;
+    },
+    /** Remove a stopped or crashed orchestrator from the registry (409 while it is live). */
+    clearOrchestrator(id: string) {
+      return request("delete", "/api/orchestrators/{id}", { params: { id } } as unknown as RequestOptions<unknown>) as Promise<
+        ResponseBody<Operation<"/api/orchestrators/{id}", "delete">>
+      >;
     },
   };
 }

@@ -81,3 +81,26 @@ export function followEventsSse(instanceId: string, onFrame: (frame: StreamFrame
   }
   return source;
 }
+
+/** Start a plan, wait until it has stopped, then clear it from the registry. */
+export async function runOnce(plan: string): Promise<void> {
+  const api = createClient({ baseUrl, token });
+  let run;
+  try {
+    run = await api.startOrchestrator({ plan, max_retries: 1 }, { "Idempotency-Key": crypto.randomUUID() });
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 409) {
+      console.log(`already running: ${String(error.details.instance_id)}`);
+      return;
+    }
+    throw error;
+  }
+  if ("dry_run" in run) return; // only when dry_run was asked for
+  console.log(`started ${run.id}, output in ${run.log_file}`);
+  for (;;) {
+    const info = await api.get("/api/orchestrators/{id}", { params: { id: run.id } });
+    if (info.status === "stopped" || info.status === "crashed" || !info.is_alive) break;
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+  }
+  await api.clearOrchestrator(run.id);
+}

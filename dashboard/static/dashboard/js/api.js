@@ -26,7 +26,8 @@ function explain(status, body) {
     case 403:
       // DRF refuses a session POST without a valid CSRF token with a 403 too; that one needs a reload.
       if (detail.startsWith("CSRF")) return "This page's security token is missing or expired. Reload the page and try again.";
-      return "Your account is not allowed to do this. Ask an administrator for the 'control orchestrator' permission.";
+      // The API names the permission (control or start orchestrator); an administrator grants it.
+      return `Your account is not allowed to do this. ${detail || "Ask an administrator for the permission."}`.trim();
     case 404:
       return `Not found. ${detail || "It may have finished and been removed."}`;
     case 409:
