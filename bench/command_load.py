@@ -26,6 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from api.daphne_endpoint import listen_endpoint  # noqa: E402
 from bench.pg_cluster import PostgresCluster, postgres_available  # noqa: E402
 from bench.ws_common import PROJECT, free_port  # noqa: E402
 
@@ -116,7 +117,7 @@ def run(database: str, commands: int, project: Path = PROJECT) -> dict:
             token = prepare(env, project)
             port = free_port()
             log = open(root / "daphne.log", "wb")
-            server = subprocess.Popen([sys.executable, "-m", "daphne", "-v", "0", "-b", "127.0.0.1", "-p", str(port),
+            server = subprocess.Popen([sys.executable, "-m", "daphne", "-v", "0", "-e", listen_endpoint("127.0.0.1", port),
                                        "orchestrator_site.asgi:application"], cwd=project, env=env,
                                       stdout=subprocess.DEVNULL, stderr=log)
             try:

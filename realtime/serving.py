@@ -45,9 +45,9 @@ class EmbeddedServer:
     def start(self, timeout: float = 10.0) -> None:
         bind(self.host)
         # Importing daphne.server installs Twisted's asyncio reactor: only now, never at import.
-        from daphne.endpoints import build_endpoint_description_strings
         from daphne.server import Server, twisted_loop
 
+        from api.daphne_endpoint import listen_endpoint
         from orchestrator_site.asgi import application
 
         from .embedded import start_with_reactor
@@ -56,7 +56,7 @@ class EmbeddedServer:
         ready = threading.Event()
         self._server = Server(
             application=application,
-            endpoints=build_endpoint_description_strings(host=self.host, port=self.port),
+            endpoints=[listen_endpoint(self.host, self.port)],
             signal_handlers=False,  # the orchestrator's own handlers stop us (stop())
             ready_callable=ready.set,
             verbosity=0,

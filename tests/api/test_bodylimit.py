@@ -1,4 +1,5 @@
-"""Oversized request bodies are refused on arrival, by daphne and by the WSGI route, with the JSON error shape.
+"""Oversized request bodies are refused on arrival, by daphne and by the WSGI route, with the JSON error shape;
+daphne listens ready for bursts of connections.
 
 Against real servers (a daphne process, a gunicorn process), over raw sockets, because the
 defect lived below Django: Twisted buffered and form-parsed the whole body first.
@@ -6,6 +7,7 @@ defect lived below Django: Twisted buffered and form-parsed the whole body first
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -13,6 +15,7 @@ import time
 
 import pytest
 
+from api.daphne_endpoint import LISTEN_BACKLOG
 from bench.ws_common import PROJECT, Server, free_port
 from tests.factories import RepoFactory
 
@@ -170,3 +173,17 @@ def test_sse_tokens_never_reach_daphnes_access_log(daphne, served_root):
     lines = [line for line in log.read_text().splitlines() if "events-sse" in line]
     assert lines and all(secret not in line for line in lines), lines
     assert "since=0&token=[redacted]" in lines[-1]
+
+
+@pytest.mark.skipif(shutil.which("ss") is None, reason="needs ss (iproute2) to read a listening socket's backlog")
+def test_serve_listens_with_a_backlog_for_bursts_of_connections(served_root):
+    # Found with bench/command_load.py: Twisted's default backlog of 50 dropped connections of a
+    # 600-client burst that the clients already took for open.
+    server = Server(served_root, secret_key="test-only", database="server.sqlite3", heartbeat_s=None,
+                    log_level=None, verbosity=None, via_serve=True)
+    try:
+        listening = subprocess.run(["ss", "-Hltn", f"sport = :{server.port}"], capture_output=True, text=True,
+                                   check=True).stdout.split()
+    finally:
+        server.stop()
+    assert listening[2] == str(LISTEN_BACKLOG), listening  # State Recv-Q Send-Q(backlog) Local Peer

@@ -4,6 +4,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from api.daphne_endpoint import listen_endpoint
 from realtime.serving import bind
 
 
@@ -34,4 +35,4 @@ class Command(BaseCommand):
 
         start_with_reactor()
         self.stdout.write(f"Serving on http://{address}:{port}/ (daphne; Ctrl-C stops)")
-        CommandLineInterface().run(["--bind", host, "--port", str(port), "orchestrator_site.asgi:application"])
+        CommandLineInterface().run(["--endpoint", listen_endpoint(host, port), "orchestrator_site.asgi:application"])
