@@ -91,7 +91,7 @@ def test_start_follow_restart_refuse_stop_and_clear(browser, site):
     page = alice.page
     sign_in(alice, "/plans/demo/")
     expect(page.locator("#connection")).to_have_text("Live")
-    expect(page.locator("#runs")).to_contain_text("No run of this plan is registered")
+    expect(page.locator("#runs")).to_contain_text("This plan has not run yet")
 
     page.fill("input[name=max_retries]", "1")
     page.click("#start")
@@ -135,7 +135,10 @@ def test_start_follow_restart_refuse_stop_and_clear(browser, site):
     shoot(page, "plan-stopped")
     run.locator("button[data-clear]").click()
     expect(page.locator("#answer")).to_contain_text(f"Clear {instance_id}: done.")
-    expect(page.locator("#runs")).to_contain_text("No run of this plan is registered")
+    # Gone from the registry, kept in the plan's history: no link, no Clear, its tasks still counted.
+    expect(run.locator("a")).to_have_count(0)
+    expect(run.locator("button")).to_have_count(0)
+    expect(run.locator("td[data-label='Tasks done']")).to_have_text(re.compile(r"^\d+"))
     assert all(o["id"] != instance_id for o in api(site, "/api/orchestrators"))
     # Its output stays, in the log the start named.
     log = site.repo.root / "docs" / "plan-outputs" / "demo" / "logs" / f"{instance_id}.log"
