@@ -11,6 +11,7 @@ The keys written into status.json are camelCase like the rest of the file; upstr
 writers keep them as unknown keys.
 """
 
+from collections import deque
 from dataclasses import asdict, dataclass, fields
 
 # Claude Code's usage keys -> ours (status.json / transcripts, camelCase).
@@ -30,6 +31,9 @@ _MODEL_USAGE_KEYS = {
 TOKEN_KEYS = tuple(_USAGE_KEYS.values())
 # Summed over a task's attempts and over a run's: what the task or run cost in all.
 SUM_KEYS = ("costUsd", *TOKEN_KEYS, "numTurns", "agentDurationMs", "apiDurationMs")
+# The lines of one message arrive together (its blocks, one per line); remembering the last few
+# ids dedupes them in constant memory however long the session.
+RECENT_STEPS = 64
 
 
 def _count(value) -> int:
@@ -80,8 +84,8 @@ class FigureTally:
     """Watches every parsed stream-json message of one run; figures() at any point."""
 
     def __init__(self):
-        self._steps: dict[str, dict[str, int]] = {}  # message id -> its usage, counted once
-        self._anonymous: list[dict[str, int]] = []  # steps without an id cannot be deduplicated
+        self._recent: deque[str] = deque(maxlen=RECENT_STEPS)
+        self._tokens = dict.fromkeys(TOKEN_KEYS, 0)
         self._turns = 0
         self.model: str | None = None
         self.session_id: str | None = None
@@ -95,23 +99,21 @@ class FigureTally:
             self.model = message["model"]
         elif kind == "assistant" and isinstance(message.get("message"), dict):
             body = message["message"]
-            usage = _tokens(body.get("usage"), _USAGE_KEYS)
             if self.model is None and isinstance(body.get("model"), str):
                 self.model = body["model"]
             step_id = body.get("id")
             if isinstance(step_id, str) and step_id:
-                if step_id not in self._steps:
-                    self._turns += 1
-                self._steps[step_id] = usage
-            else:
-                self._turns += 1
-                self._anonymous.append(usage)
+                if step_id in self._recent:
+                    return
+                self._recent.append(step_id)
+            self._turns += 1  # a step without an id cannot be deduplicated: each counts
+            for key, value in _tokens(body.get("usage"), _USAGE_KEYS).items():
+                self._tokens[key] += value
         elif kind == "result":
             self.result = message
 
     def step_tokens(self) -> dict[str, int]:
-        steps = [*self._steps.values(), *self._anonymous]
-        return {key: sum(step[key] for step in steps) for key in TOKEN_KEYS}
+        return dict(self._tokens)
 
     def figures(self) -> AgentFigures:
         result = self.result

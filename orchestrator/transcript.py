@@ -129,7 +129,7 @@ class TranscriptWriter:
                 number += 1
 
     def _write(self, kind: str, essential: bool, **fields) -> None:
-        if self._file is None:
+        if self._file is None or (self._full and not essential):
             return
         record = {"seq": self._seq + 1, "kind": kind, "at": iso(self._clock()), **fields}
         line = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
@@ -164,15 +164,26 @@ class TranscriptWriter:
                         outcome=result_outcome(message),
                         result=cut(text, TEXT_MAX)[0] if isinstance(text, str) else None)
 
+    @property
+    def full(self) -> bool:
+        """Past FILE_MAX: text and tool lines are dropped, so callers need not even shorten them."""
+        return self._full or self._file is None
+
     def text(self, text: str) -> None:
+        if self.full:
+            return
         self._write("text", False, text=cut(text, TEXT_MAX)[0])
 
     def tool_use(self, tool_id: str, name: str, tool_input) -> None:
+        if self.full:
+            return
         stored, truncated = capped_input(tool_input)
         self._write("tool_use", False, toolId=tool_id, name=name, input=stored,
                     **({"inputTruncated": True} if truncated else {}))
 
     def tool_result(self, tool_id: str, content, *, is_error: bool, duration_s: float | None) -> None:
+        if self.full:
+            return
         text = result_text(content)
         self._write("tool_result", False, toolId=tool_id, isError=is_error, content=cut(text, RESULT_MAX)[0],
                     chars=len(text), durationS=duration_s)
