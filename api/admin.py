@@ -1,13 +1,12 @@
 """Admin pages, all read-only: a trail anyone can edit proves nothing, and plans change only through the control API."""
 
-from pathlib import Path
-
 from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from orchestrator.errors import OrchestratorError
+from orchestrator.errors import InvalidName, OrchestratorError
+from orchestrator.layout import plan_identity
 from orchestrator.registry import Instance, is_alive, is_stale
 
 from .conf import orchestrator_settings
@@ -244,8 +243,11 @@ class OrchestratorRecordAdmin(SyncedIndexAdmin):
 
     @admin.display(description="Plan", ordering="plan_path")
     def plan(self, obj):
-        path = Path(obj.plan_path)
-        record = PlanRecord.objects.filter(name=path.stem, archived=path.parent.name == "archive").first()
+        try:
+            name, archived = plan_identity(obj.plan_path)
+        except InvalidName:
+            return obj.plan_path
+        record = PlanRecord.objects.filter(name=name, archived=archived).first()
         if record is None:
             return obj.plan_path
         url = reverse("admin:api_planrecord_change", args=[record.pk])

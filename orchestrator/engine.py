@@ -97,12 +97,20 @@ class Engine:
         self.bus = bus if bus is not None else EventBus(clock=clock)
         self._echo = echo or logger.info
         self.layout = RepoLayout.at(config.repo_root)
-        self.plan_file = self.layout.resolve_plan_path(os.fspath(config.plan_path)).resolve()
+        # With a worktree, the plan's files are the worktree's: its agent (and upstream's
+        # status-cli.js run by it) reads and writes them there. The registry and the journal
+        # stay with the repository, where every tool and server looks for instances.
+        tree = self.layout.worktree(os.fspath(config.worktree) if config.worktree else None)
+        plan_file = self.layout.resolve_plan_path(os.fspath(config.plan_path)).resolve()
+        if tree is not self.layout and not tree.is_contained(plan_file, tree.root) \
+                and not os.path.isabs(self.layout.relative(plan_file)):
+            plan_file = tree.root / self.layout.relative(plan_file)  # the same plan, in the worktree
+        self.plan_file = plan_file
         self.plan_name = self.plan_file.stem
-        self.plan_path = self.layout.relative(self.plan_file)
-        self.status_path = self.layout.status_file(self.plan_name, archived=False)
-        self.findings_dir = self.layout.findings_dir(self.plan_name, archived=False)
-        self.workdir = Path(config.worktree).resolve() if config.worktree else self.layout.root
+        self.plan_path = tree.relative(self.plan_file)
+        self.status_path = tree.status_file(self.plan_name, archived=False)
+        self.findings_dir = tree.findings_dir(self.plan_name, archived=False)
+        self.workdir = tree.root
         self.instance_id = new_instance_id(clock)
         self.socket_path = config.socket_path or default_socket_path(self.instance_id)
         self.registry = Registry(self.layout.registry_path, clock=clock)
@@ -458,7 +466,7 @@ class Engine:
         now = iso_now(self.clock)
         return Instance(
             id=self.instance_id, pid=os.getpid(), plan_path=self.plan_path,
-            worktree_path=str(self.workdir) if self.config.worktree else None,
+            worktree_path=str(self.workdir) if self.workdir != self.layout.root else None,
             started_at=now, last_heartbeat=now, status="running", socket_path=self.socket_path,
             port=self.config.api_port,
         )

@@ -7,7 +7,7 @@ requests inside `docs/plans` and `docs/plan-outputs`.
 import os
 import re
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from .errors import InvalidName
 
@@ -33,6 +33,34 @@ def check_instance_id(instance_id: str) -> str:
     if not isinstance(instance_id, str) or not INSTANCE_ID_RE.match(instance_id) or ".." in instance_id:
         raise InvalidName(f"Malformed instance id: {instance_id!r}.", field="instance_id")
     return instance_id
+
+
+def plan_identity(plan_path: str) -> tuple[str, bool]:
+    """The plan a registry entry names: its name and whether it is archived (InvalidName if no URL could).
+
+    Only these two are taken from the path, so an odd path can never lead outside docs/.
+    """
+    path = PurePath(plan_path)
+    return check_plan_name(path.stem), path.parent.name == "archive"
+
+
+def _git_common_dir(tree: Path) -> str | None:
+    """The shared .git directory of a checkout or of one of its `git worktree add` trees, resolved."""
+    dot_git = tree / ".git"
+    if dot_git.is_dir():
+        return os.path.realpath(dot_git)
+    try:
+        pointer = dot_git.read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:
+        return None
+    if not pointer.startswith("gitdir:"):
+        return None
+    gitdir = Path(tree, pointer[len("gitdir:"):].strip())
+    try:
+        common = (gitdir / "commondir").read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:
+        return os.path.realpath(gitdir)
+    return os.path.realpath(gitdir / common)
 
 
 @dataclass(frozen=True)
@@ -100,6 +128,34 @@ class RepoLayout:
         base = self.archived_outputs_dir if archived else self.outputs_dir
         return self.contained(self.output_dir(name, archived=archived) / entry, base)
 
+    def worktree(self, worktree_path: str | None) -> "RepoLayout":
+        """The layout of a git worktree of this repository (this one for None or for its own root).
+
+        The registry is written by any tool, so a path is only followed to a `git worktree add`
+        tree of this very repository; anything else is InvalidName, never a directory read.
+        """
+        if not worktree_path:
+            return self
+        tree = Path(os.path.realpath(self.root / worktree_path))
+        if tree == Path(os.path.realpath(self.root)):
+            return self
+        common = _git_common_dir(tree)
+        if common is None or common != _git_common_dir(self.root):
+            raise InvalidName("The registry's worktree_path is not a git worktree of this repository.",
+                              field="worktree_path")
+        return RepoLayout(tree)
+
+    def instance_plan(self, *, plan_path: str, worktree_path: str | None) -> "PlanRef":
+        """The plan files of an orchestrator instance as its registry entry names them.
+
+        The one rule for "instance -> its files": a worktree instance's plan, status.json and
+        findings are its worktree's (where its agent and upstream's tools read and write them);
+        journals and the registry stay with this checkout. InvalidName for an entry no file
+        of ours can belong to.
+        """
+        name, archived = plan_identity(plan_path)
+        return PlanRef(self.worktree(worktree_path), name, archived)
+
     def journal_file(self, instance_id: str) -> Path:
         return self.journal_dir / f"{check_instance_id(instance_id)}.jsonl"
 
@@ -151,3 +207,24 @@ class RepoLayout:
         if real != real_base and not real.startswith(real_base + os.sep):
             raise InvalidName(f"Path leaves {base.name}/: {path.name!r}.", field="name")
         return path
+
+
+@dataclass(frozen=True)
+class PlanRef:
+    """One plan's files under the tree they live in (the repository's, or a worktree's)."""
+
+    layout: RepoLayout
+    name: str
+    archived: bool
+
+    @property
+    def plan_file(self) -> Path:
+        return self.layout.plan_file(self.name, archived=self.archived)
+
+    @property
+    def status_file(self) -> Path:
+        return self.layout.status_file(self.name, archived=self.archived)
+
+    @property
+    def findings_dir(self) -> Path:
+        return self.layout.findings_dir(self.name, archived=self.archived)

@@ -61,10 +61,8 @@ def writer_lock(journal: Path, *, free: bool) -> Iterator[bool]:
 
 
 def status_path_for(layout: RepoLayout, instance: Instance) -> Path:
-    """As the REST reads find it (api.selectors.orchestrators): only the plan's name and whether
-    it is archived are taken from the registry, so an odd path cannot lead outside docs/."""
-    plan = Path(instance.plan_path)
-    return layout.status_file(plan.stem, archived=plan.parent.name == "archive")
+    """As the REST reads find it: RepoLayout.instance_plan (a worktree instance's is its worktree's)."""
+    return layout.instance_plan(plan_path=instance.plan_path, worktree_path=instance.worktree_path).status_file
 
 
 class Adoption:

@@ -10,6 +10,7 @@ Usage (the `repo` fixture in tests/conftest.py is a RepoFactory on tmp_path):
     repo.finding("alpha", "2.1", style="dashed", slug="notes")  # findings/2-1-notes.md
     repo.registry([repo.instance(plan_path="docs/plans/alpha.md")])
     repo.age(status, seconds=30)                                # push mtime into the past
+    tree = repo.git_worktree("feature")                         # a real `git worktree add`, as a factory
 
 Files are written directly (never through the code under test), in the documented
 layout, with archived plans under docs/plans/archive and docs/plan-outputs/archive.
@@ -17,6 +18,7 @@ layout, with archived plans under docs/plans/archive and docs/plan-outputs/archi
 
 import json
 import os
+import subprocess
 import time
 from pathlib import Path
 
@@ -162,6 +164,23 @@ class RepoFactory:
         entries = [dict(entry) if isinstance(entry, dict) else entry for entry in instances]
         data = {"instances": entries, "lastCleanup": last_cleanup, **(extra or {})}
         return self._write(path, json.dumps(data, indent=2))
+
+    def git_worktree(self, name: str) -> "RepoFactory":
+        """Commit what is here to a git repository and `git worktree add` a branch of it at .worktrees/<name>.
+
+        Returns a factory for the worktree, where files are then written as in any checkout.
+        """
+        def git(*args: str, cwd: Path = self.root) -> None:
+            subprocess.run(["git", "-c", "user.name=tests", "-c", "user.email=tests@localhost", *args],
+                           cwd=cwd, check=True, capture_output=True)
+
+        if not (self.root / ".git").exists():
+            git("init", "-q")
+        git("add", "-A", "docs")
+        git("commit", "-q", "--allow-empty", "-m", f"fixture before worktree {name}")
+        tree = self.root / ".worktrees" / name
+        git("worktree", "add", "-q", "-b", f"wt-{name}", str(tree))
+        return RepoFactory(tree)
 
     @staticmethod
     def age(path: Path, seconds: float) -> Path:

@@ -12,8 +12,8 @@ from orchestrator.layout import RepoLayout, check_instance_id
 from orchestrator.probes import StatusProber
 from orchestrator.registry import Instance, Registry, instance_state, is_alive, is_stale
 
-from .plans import (PhaseSummary, PlanFiles, TaskInfo, parse_plan_file, phase_summary, plan_files, snapshot_from_plan,
-                    status_snapshot, task_info)
+from .plans import (PhaseSummary, PlanFiles, TaskInfo, instance_plan_files, parse_plan_file, phase_summary,
+                    snapshot_from_plan, status_snapshot, task_info)
 
 
 @dataclass(frozen=True)
@@ -121,15 +121,10 @@ def _probe(instance: Instance, timeout: float) -> dict | None:
     return status_prober.reply(socket_path, timeout)
 
 
-def _registry_plan(layout: RepoLayout, plan_path: str) -> PlanFiles | None:
-    """The registry's plan path (relative or absolute, maybe in a worktree) -> the plan's files here.
-
-    Only the name and whether it sits in an archive/ directory are taken from it, so an
-    odd path can never make the server read outside docs/plans and docs/plan-outputs.
-    """
-    path = Path(plan_path)
+def _registry_plan(layout: RepoLayout, instance: Instance) -> PlanFiles | None:
+    """The instance's plan files, or None when its registry entry names none we may read."""
     try:
-        return plan_files(layout, path.stem, path.parent.name == "archive")
+        return instance_plan_files(layout, instance)
     except InvalidName:
         return None
 
@@ -151,7 +146,7 @@ def orchestrator_status_get(
     instance = _instance(layout, instance_id)
     alive = is_alive(instance)
     reply = _probe(instance, ipc_timeout) if alive and instance.status in ("running", "stopping") else None
-    files = _registry_plan(layout, instance.plan_path)
+    files = _registry_plan(layout, instance)
     snapshot = status_snapshot(files.status_path) if files else None
     parsed = parse_plan_file(files.plan_path) if files else None
     if snapshot is None and parsed is not None:

@@ -101,6 +101,12 @@ class TaskSelection:
     modified: float
 
 
+def instance_plan_files(layout: RepoLayout, instance) -> PlanFiles:
+    """The files of the plan a registry entry runs (its worktree's, if it names one); InvalidName if none can be."""
+    ref = layout.instance_plan(plan_path=instance.plan_path, worktree_path=instance.worktree_path)
+    return plan_files(ref.layout, ref.name, ref.archived)
+
+
 def plan_files(layout: RepoLayout, name: str, archived: bool) -> PlanFiles:
     return PlanFiles(
         name=name,

@@ -1,12 +1,11 @@
 """Skip and retry a plan's tasks in status.json, under the same per-file lock as the engine, so no update is lost."""
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from api.selectors.plans import PlanFiles, TaskInfo, plan_files, plan_locate, task_info
 from orchestrator.clock import iso_now
 from orchestrator.errors import PlanNotFound
-from orchestrator.layout import RepoLayout, check_instance_id, check_plan_name, check_task_id
+from orchestrator.layout import RepoLayout, check_instance_id, check_task_id
 from orchestrator.plans import read_plan
 from orchestrator.registry import Registry
 from orchestrator.status import StatusSnapshot, init_status, update_status
@@ -65,27 +64,27 @@ def _change(*, layout, task_id, plan_name, instance_id, if_match, transition) ->
     check_task_id(task_id)
     if (plan_name is None) == (instance_id is None):
         raise TypeError("Name exactly one of plan_name and instance_id.")
-    files = _instance_plan(layout, instance_id) if instance_id is not None else plan_locate(layout=layout,
-                                                                                           name=plan_name)
-    _ensure_status(layout, files)
+    if instance_id is not None:
+        instance = Registry(layout.registry_path).get(check_instance_id(instance_id))
+        ref = layout.instance_plan(plan_path=instance.plan_path, worktree_path=instance.worktree_path)
+        tree, files = ref.layout, plan_files(ref.layout, ref.name, ref.archived)
+    else:
+        tree, files = layout, plan_locate(layout=layout, name=plan_name)
+    _ensure_status(tree, files)
     # Converted inside the lock: the written dict is shared with cached readers from then on.
     task, snapshot = update_status(files.status_path, lambda data: task_info(transition(data, iso_now()), {}),
                                    if_match=if_match)
     return TaskChange(plan_name=files.name, task=task, snapshot=snapshot)
 
 
-def _instance_plan(layout: RepoLayout, instance_id: str) -> PlanFiles:
-    """The plan an orchestrator runs, located as the status endpoints locate it (so ETags agree);
-    its status file is the repository's, even when the agent edits a worktree."""
-    instance = Registry(layout.registry_path).get(check_instance_id(instance_id))
-    path = Path(instance.plan_path)
-    return plan_files(layout, check_plan_name(path.stem), path.parent.name == "archive")
+def _ensure_status(tree: RepoLayout, files: PlanFiles) -> None:
+    """A plan never run has no status file yet: create it from the plan, as upstream's initialiser would.
 
-
-def _ensure_status(layout: RepoLayout, files: PlanFiles) -> None:
-    """A plan never run has no status file yet: create it from the plan (checked items completed)."""
+    `tree` is the checkout the files are in (a worktree's for a worktree instance): planPath is
+    written relative to it, as upstream's tools write it.
+    """
     if files.status_path.exists():
         return
     if not files.plan_path.is_file():
         raise PlanNotFound(f"No plan named {files.name!r}.", name=files.name)
-    init_status(files.status_path, plan=read_plan(files.plan_path), plan_path=layout.relative(files.plan_path))
+    init_status(files.status_path, plan=read_plan(files.plan_path), plan_path=tree.relative(files.plan_path))

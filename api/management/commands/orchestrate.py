@@ -63,7 +63,10 @@ class Command(BaseCommand):
         parser.add_argument("--max-iterations", type=int, default=50, help="Agent runs before stopping (50).")
         parser.add_argument("--timeout", type=float, default=600.0, help="Seconds per agent run (600; 0: none).")
         parser.add_argument("--max-retries", type=int, default=2, help="Automatic re-runs of a failed task (2).")
-        parser.add_argument("--worktree", help="Directory the agent works in (default: the repository root).")
+        parser.add_argument("--worktree", help="A `git worktree add` tree of the repository to run the plan in: "
+                            "the agent works there and the plan's status.json and findings are that tree's, "
+                            "as upstream's tools keep them; the instance is registered in the repository "
+                            "with its worktree_path (default: the repository itself).")
         parser.add_argument("--dry-run", action="store_true", help="Print what would run; change nothing.")
         parser.add_argument("--plain", action="store_true", help="Log lines instead of the live display.")
         parser.add_argument("--api-server", action="store_true", help="Also serve the API in this process.")
@@ -90,7 +93,11 @@ class Command(BaseCommand):
         worktree = Path(options["worktree"]).resolve() if options["worktree"] else None
         if worktree and not worktree.is_dir():
             raise CommandError(f"Worktree {worktree} is not a directory.")
-        plan_path = resolve_plan(RepoLayout.at(repo_root), options["plan"])
+        try:
+            tree = RepoLayout.at(repo_root).worktree(str(worktree) if worktree else None)
+        except InvalidName:
+            raise CommandError(f"{worktree} is not a git worktree of {repo_root} (see `git worktree add`).") from None
+        plan_path = resolve_plan(tree, options["plan"])
         argv = self._agent_cmd(options["agent_cmd"])
         config = EngineConfig(
             repo_root=repo_root, plan_path=plan_path, agent_cmd=argv,
