@@ -55,6 +55,29 @@ def make_repo(*, journaled: bool) -> Path:
     return root
 
 
+def server_env(root, *, secret_key: str = "bench-secret-key-not-for-production", database: str = "bench.sqlite3",
+               project: Path = PROJECT, extra_env: dict | None = None) -> dict:
+    """The environment of a server (or any manage.py command) serving `root`, nothing taken from the caller's
+    DJANGO_/ORCHESTRATOR_/REDIS_ variables; reads open."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "ORCHESTRATOR_", "REDIS_"))}
+    env.update({
+        "DJANGO_SETTINGS_MODULE": "orchestrator_site.settings",
+        "DJANGO_SECRET_KEY": secret_key,
+        "DATABASE_URL": f"sqlite:///{root}/{database}",
+        "ORCHESTRATOR_REPO_ROOT": str(root),
+        "ORCHESTRATOR_READS_REQUIRE_AUTH": "0",
+        "PYTHONPATH": str(project),
+        **(extra_env or {}),
+    })
+    return env
+
+
+def manage(env: dict, *args: str, project: Path = PROJECT) -> str:
+    """Run `manage.py <args>` with `env` (server_env); its standard output."""
+    return subprocess.run([sys.executable, "manage.py", *args], env=env, cwd=project, check=True,
+                          capture_output=True, text=True, timeout=120).stdout
+
+
 class Server:
     """`daphne orchestrator_site.asgi:application` in a subprocess, serving `root`.
 
@@ -72,14 +95,7 @@ class Server:
                  project: Path = PROJECT):
         self.port = free_port()
         self.log_path = Path(root) / f"daphne-{self.port}.log"
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "ORCHESTRATOR_", "REDIS_"))}
-        env.update({
-            "DJANGO_SETTINGS_MODULE": "orchestrator_site.settings",
-            "DJANGO_SECRET_KEY": secret_key,
-            "DATABASE_URL": f"sqlite:///{root}/{database}",
-            "ORCHESTRATOR_REPO_ROOT": str(root),
-            "ORCHESTRATOR_READS_REQUIRE_AUTH": "0",
-            "PYTHONPATH": str(project),
+        env = server_env(root, secret_key=secret_key, database=database, project=project, extra_env={
             **({"ORCHESTRATOR_WS_HEARTBEAT_S": str(heartbeat_s)} if heartbeat_s is not None else {}),
             **({"LOG_LEVEL": log_level} if log_level is not None else {}),
             **({"REDIS_URL": redis_url} if redis_url else {}),

@@ -10,7 +10,7 @@ import pytest
 
 from notifications.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from tests.browser.test_dashboard import PROJECT, Site, Tab, browser  # noqa: F401  (browser: a fixture)
-from tests.notifications.receiver import Receiver
+from bench.webhook_receiver import Receiver
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(120)]
 

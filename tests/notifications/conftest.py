@@ -5,7 +5,7 @@ import pytest
 from notifications.observer import dispatcher_stop
 from tests.realtime.conftest import redis_server  # noqa: F401  (a real redis-server, for test_processes)
 
-from .receiver import Receiver
+from bench.webhook_receiver import Receiver
 
 
 @pytest.fixture(autouse=True)

@@ -3,7 +3,6 @@ with no browser open; two servers and a `bridge_events` on Redis, all three brid
 
 import asyncio
 import json
-import os
 import sqlite3
 import subprocess
 import sys
@@ -12,7 +11,7 @@ import time
 import pytest
 
 from bench.ws_client import WSClient
-from bench.ws_common import PROJECT, Server
+from bench.ws_common import PROJECT, Server, manage, server_env
 from notifications.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from tests.realtime.conftest import INSTANCE, DaphneServer, Orchestrator
 
@@ -25,17 +24,9 @@ DATABASE = "server.sqlite3"  # DaphneServer's
 STARTED = "Webhook dispatcher started"
 
 
-def server_env(root, **extra) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "ORCHESTRATOR_", "REDIS_"))}
-    env.update({"DJANGO_SETTINGS_MODULE": "orchestrator_site.settings", "DJANGO_SECRET_KEY": SECRET_KEY,
-                "DATABASE_URL": f"sqlite:///{root}/{DATABASE}", "ORCHESTRATOR_REPO_ROOT": str(root),
-                "ORCHESTRATOR_WEBHOOK_ALLOW_PRIVATE": "1", "PYTHONPATH": str(PROJECT), **extra})
-    return env
-
-
-def manage(env, *args) -> str:
-    return subprocess.run([sys.executable, "manage.py", *args], env=env, cwd=PROJECT, check=True,
-                          capture_output=True, text=True, timeout=60).stdout
+def env_of(root, **extra) -> dict:
+    return server_env(root, secret_key=SECRET_KEY, database=DATABASE,
+                      extra_env={"ORCHESTRATOR_WEBHOOK_ALLOW_PRIVATE": "1", **extra})
 
 
 @pytest.fixture
@@ -47,7 +38,7 @@ def served(repo, receiver):
     orchestrator = Orchestrator(repo)
     orchestrator.state("running")  # its journal exists
     hook = receiver()
-    env = server_env(repo.root)
+    env = env_of(repo.root)
     manage(env, "migrate", "--noinput")
     orchestrator.secret = manage(env, "shell", "-c", (
         "from notifications.services import webhook_create; "
@@ -85,7 +76,7 @@ def test_the_server_sends_with_the_in_memory_layer_and_no_stream_client(repo, se
 async def test_two_servers_and_a_bridge_on_redis_deliver_each_event_once(repo, served, redis_server):
     bridge_log = repo.root / "bridge.log"
     bridge = subprocess.Popen([sys.executable, "manage.py", "bridge_events", "--poll-interval", "0.2"],
-                              env=server_env(repo.root, REDIS_URL=redis_server.url), cwd=PROJECT,
+                              env=env_of(repo.root, REDIS_URL=redis_server.url), cwd=PROJECT,
                               stdout=subprocess.DEVNULL, stderr=open(bridge_log, "wb"))
     # Embedded bridges forced on as well: three processes tail the same journal and file every event.
     servers = [DaphneServer(repo.root, redis_url=redis_server.url, extra_env={

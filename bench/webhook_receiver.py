@@ -1,4 +1,4 @@
-"""A real HTTP receiver for webhook tests and the bench: http.server in a thread on a free loopback port.
+"""A real HTTP receiver for the webhook tests and bench: http.server in a thread on a free loopback port.
 
 It answers each POST with the next status of its script (the last one repeats), or holds the
 connection open until released (`hang`), and keeps every request it got.
