@@ -125,3 +125,19 @@ def test_pool_keeps_one_feed_per_root_and_closes_evicted_ones(tmp_path):
 
     assert first.generation() is None  # evicted and closed
     assert pool.feed(layouts[0]) is not first
+
+
+def test_transcripts_growing_while_a_task_runs_keep_cached_reads(feed, repo):
+    """Their endpoints are live reads: a line per agent step must not throw every cached read away."""
+    task_dir = repo.layout.task_transcripts_dir("alpha", "1.1", archived=False)
+    assert changed(feed, lambda: task_dir.mkdir(parents=True))  # a new directory is a rescan, once
+    transcript = task_dir / "attempt-1.jsonl"
+    transcript.write_text('{"seq": 1, "kind": "attempt"}\n')
+    feed.generation()
+
+    def grow():
+        with open(transcript, "a") as f:
+            f.write('{"seq": 2, "kind": "text", "text": "still working"}\n')
+    assert not changed(feed, grow)
+    assert not changed(feed, lambda: (task_dir / "attempt-2.jsonl").write_text("{}\n"))
+    assert changed(feed, lambda: repo.finding("alpha", "1.2"))  # the rest is still watched

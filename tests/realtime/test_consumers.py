@@ -58,6 +58,23 @@ async def test_activity_stream_carries_tool_events_only(orchestrator):
     await comm.disconnect()
 
 
+async def test_agent_text_is_on_the_events_stream_but_not_on_activity(orchestrator):
+    events, activity = await connected(EVENTS), await connected(f"/api/orchestrators/{INSTANCE}/activity")
+    await events.receive_json_from(3)
+    await activity.receive_json_from(3)
+    text = orchestrator.bus.emit("agent_text", INSTANCE, {"text": "Reading the loader.", "truncated": False,
+                                                          "task_id": "1.2"})
+    tool = orchestrator.tool()
+    await publish(text)
+    await publish(tool)
+    assert await events.receive_json_from(2) == text.to_dict()
+    assert (await events.receive_json_from(2))["type"] == "tool_started"
+    assert (await activity.receive_json_from(2))["type"] == "tool_started"
+    assert await activity.receive_nothing(0.1)
+    await events.disconnect()
+    await activity.disconnect()
+
+
 async def test_events_of_other_instances_do_not_leak_in(orchestrator, repo):
     from .conftest import Orchestrator
 

@@ -78,6 +78,18 @@ async def test_stream_headers_snapshot_then_events_with_ids(orchestrator):
     await client.close()
 
 
+async def test_agent_text_travels_over_sse(orchestrator):
+    client = SSEClient(PATH)
+    await client.start()
+    await client.block()  # retry
+    await client.frame()  # snapshot
+    event = orchestrator.bus.emit("agent_text", orchestrator.instance_id,
+                                  {"text": "Running the tests now.", "truncated": False, "task_id": "2.1"})
+    await publish(event)
+    assert await client.frame() == (event.id, event.to_dict())
+    await client.close()
+
+
 async def test_last_event_id_replays_what_was_missed(orchestrator):
     events = [orchestrator.tool() for _ in range(3)]
     client = SSEClient(PATH, headers=[(b"last-event-id", str(events[0].id).encode())])
