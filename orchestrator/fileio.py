@@ -3,6 +3,7 @@
 import errno
 import fcntl
 import os
+import re
 import tempfile
 import threading
 import time
@@ -25,6 +26,7 @@ FileKey = tuple[int, int, int, int]
 RACY_NS = 2_000_000_000
 
 DEFAULT_FILE_MODE = 0o644
+STALE_TEMP_S = 600.0  # a temporary file of atomic_write this old belongs to a writer that died
 
 
 def file_key(st: os.stat_result) -> FileKey:
@@ -138,6 +140,7 @@ def atomic_write(path: Path, payload: bytes, *, mode: int | None = None) -> os.s
     later os.stat(path) reports, so callers can prime read caches without a re-read.
     """
     path = Path(path)
+    remove_stale_temps(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, DEFAULT_FILE_MODE if mode is None else mode)
@@ -162,6 +165,30 @@ def atomic_write(path: Path, payload: bytes, *, mode: int | None = None) -> os.s
         raise
     _fsync_dir(path.parent)
     return st
+
+
+def remove_stale_temps(path: Path, *, older_than: float = STALE_TEMP_S) -> list[Path]:
+    """Delete the temporary files of atomic_write(path) that a writer killed mid-write left behind.
+
+    Only our own names (mkstemp's `.<name>.<8 characters>.tmp`) and only old ones: every caller
+    holds the file's lock, so no writer of ours is using one, and no write of ours takes
+    anywhere near `older_than`.
+    """
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.[a-z0-9_]{{8}}\.tmp")
+    cutoff = time.time() - older_than
+    removed = []
+    try:
+        candidates = [entry for entry in os.scandir(path.parent) if pattern.fullmatch(entry.name)]
+    except FileNotFoundError:
+        return removed
+    for entry in candidates:
+        try:
+            if entry.is_file(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+        except FileNotFoundError:
+            continue
+    return removed
 
 
 def existing_mode(path: Path) -> int | None:

@@ -6,7 +6,9 @@ version, and the API can list instances on every request for the price of one os
 
 from __future__ import annotations  # Registry.list() would otherwise shadow `list` in its annotations
 
+import itertools
 import json
+import logging
 import os
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime, timezone
@@ -19,6 +21,8 @@ from .events import ORCHESTRATOR_STATES
 from .fileio import IdentityCache, atomic_write, existing_mode, locked
 
 T = TypeVar("T")
+
+logger = logging.getLogger(__name__)
 
 STALE_AFTER_S = 60  # the existing tools heartbeat every 10 s and call an instance stale after 60 s
 INSTANCE_STATUSES = ("running", "stopping", "stopped", "crashed")
@@ -199,15 +203,53 @@ class Registry:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with locked(self.lock_path, timeout=self.lock_timeout):
             try:
-                data = _decode(self.path, self.path.read_bytes())
+                raw = self.path.read_bytes()
             except FileNotFoundError:
-                data = {"instances": [], "lastCleanup": None}
+                raw = None
+            try:
+                data = {"instances": [], "lastCleanup": None} if raw is None else _decode(self.path, raw)
+            except RegistryUnavailable as exc:
+                data = self._repair(raw, exc)
             entries = data.setdefault("instances", [])
             result = change(entries)
             if cleanup:
                 data["lastCleanup"] = iso(self.clock())
             atomic_write(self.path, json.dumps(data, indent=2).encode("utf-8"), mode=existing_mode(self.path))
             return result
+
+
+    def _repair(self, raw: bytes, fault: RegistryUnavailable) -> dict:
+        """A damaged registry would refuse every writer forever (no orchestrator could register or
+        beat): the bad bytes are kept next to it, and the entries still readable in them go on."""
+        stamp = f"{self.path.name}.corrupt-{self.clock().strftime('%Y%m%dT%H%M%SZ')}"
+        backup = next(candidate for candidate in (self.path.with_name(f"{stamp}{'-' + str(n) if n else ''}")
+                                                  for n in itertools.count()) if not candidate.exists())
+        atomic_write(backup, raw, mode=existing_mode(self.path))
+        entries = salvage_entries(raw)
+        logger.warning("%s; rewritten with the %d entries still readable in it, the damaged file kept as %s.",
+                       fault.message, len(entries), backup.name)
+        return {"instances": entries, "lastCleanup": None}
+
+
+def salvage_entries(raw: bytes) -> list[dict]:
+    """Every JSON object in `raw` with an `id` and a `pid` (an entry, even one only other tools
+    understand), last copy of an id wins; found by decoding from each "{" on."""
+    text = raw.decode("utf-8", errors="replace")
+    decoder = json.JSONDecoder()
+    found: dict = {}
+    start = text.find("{")
+    while start >= 0:
+        try:
+            value, end = decoder.raw_decode(text, start)
+        except (ValueError, RecursionError):
+            value, end = None, start + 1
+        if isinstance(value, dict) and "id" in value and "pid" in value and isinstance(value["id"], str):
+            found.pop(value["id"], None)
+            found[value["id"]] = value
+        else:
+            end = start + 1  # an enclosing object that is no entry: look inside it
+        start = text.find("{", end)
+    return list(found.values())
 
 
 def _has_id(entry: object, instance_id: str) -> bool:

@@ -397,8 +397,11 @@ class AgentRunner:
         return bytes(stderr_tail), timed_out
 
     def _failed_to_start(self, error: str, started: float) -> RunResult:
-        return RunResult(exit_code=None, success=False, timed_out=False, killed=False, result_text="",
-                         tool_calls=0, malformed_lines=0, duration_s=self._elapsed(started), error=error)
+        # A kill() that arrives while the guard starts ends it before the agent exists.
+        killed = self._kill_requested.is_set()
+        return RunResult(exit_code=None, success=False, timed_out=False, killed=killed, result_text="",
+                         tool_calls=0, malformed_lines=0, duration_s=self._elapsed(started),
+                         error="agent was killed" if killed else error)
 
     def _elapsed(self, started: float) -> float:
         return round(max(self.clock() - started, 0.0), 3)

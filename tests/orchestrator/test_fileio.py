@@ -1,12 +1,18 @@
 import errno
 import os
+import signal
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
 from orchestrator.errors import LockTimeout
-from orchestrator.fileio import IdentityCache, atomic_write, locked
+from orchestrator.fileio import STALE_TEMP_S, IdentityCache, atomic_write, locked, remove_stale_temps
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def parse_text(data, st, crc):
@@ -97,3 +103,42 @@ def test_lock_times_out_while_another_holder_keeps_it(tmp_path):
         thread.join(5)
     with locked(lock, timeout=1):
         pass
+
+
+KILLED_WRITER = """
+import os, signal, sys
+from orchestrator import fileio
+fileio.os.fsync = lambda fd: os.kill(os.getpid(), signal.SIGKILL)  # dies with the data written, not renamed
+fileio.atomic_write(__import__("pathlib").Path(sys.argv[1]), b"x" * 1_000_000)
+"""
+
+
+def test_a_temp_file_left_by_a_writer_killed_mid_write_is_removed_by_a_later_write(tmp_path):
+    """It used to stay forever: a SIGKILL between write and rename runs no cleanup."""
+    target = tmp_path / "status.json"
+    target.write_bytes(b"{}")
+    killed = subprocess.run([sys.executable, "-c", KILLED_WRITER, str(target)], cwd=ROOT)
+    assert killed.returncode == -signal.SIGKILL
+    [left] = [path for path in tmp_path.iterdir() if path.name.endswith(".tmp")]
+    assert left.stat().st_size == 1_000_000 and target.read_bytes() == b"{}"
+
+    atomic_write(target, b"{}")  # young: it might be a write in flight (of a writer that does not lock)
+    assert left.exists()
+    old = time.time() - STALE_TEMP_S - 1
+    os.utime(left, (old, old))
+    atomic_write(target, b'{"a": 1}')
+    assert not left.exists()
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["status.json"]
+
+
+def test_only_old_temp_files_of_the_written_file_are_removed(tmp_path):
+    old = time.time() - STALE_TEMP_S - 1
+    names = [".status.json.abcd_123.tmp", ".status.json.tmp", ".status.json.abcdefghi.tmp",
+             ".registry.json.abcd1234.tmp", "status.json.abcd1234.tmp", ".status.json.ABCD1234.tmp"]
+    for name in names:
+        (tmp_path / name).write_bytes(b"")
+        os.utime(tmp_path / name, (old, old))
+    (tmp_path / ".status.json.abcd1234.tmp").mkdir()  # not a file: not ours
+    assert remove_stale_temps(tmp_path / "status.json") == [tmp_path / ".status.json.abcd_123.tmp"]
+    assert not (tmp_path / ".status.json.abcd_123.tmp").exists()
+    assert all((tmp_path / name).exists() for name in names[1:])

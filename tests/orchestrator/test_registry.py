@@ -63,6 +63,44 @@ def test_corrupt_registry_is_registry_unavailable(repo, registry, raw):
         registry.list()
 
 
+def test_the_next_writer_repairs_a_corrupt_registry_and_keeps_the_damaged_file(repo, registry):
+    """It used to refuse every writer for good (RegistryUnavailable): no orchestrator could register."""
+    ours = repo.instance(id="orch-1")
+    theirs = {**repo.instance(id="orch-2"), "colour": "red"}  # another tool's entry, kept as it is
+    whole = json.dumps({"instances": [ours, theirs, repo.instance(id="orch-3")]}, indent=2).encode()
+    torn = whole[: whole.index(b'"orch-3"')]  # a writer died in the third entry
+    path = repo.registry(raw=torn)
+    registry.register(Instance(**repo.instance(id="orch-4")))
+    assert [instance.id for instance in registry.list()] == ["orch-1", "orch-4"]
+    assert [entry["id"] for entry in json.loads(path.read_bytes())["instances"]] == ["orch-1", "orch-2", "orch-4"]
+    [backup] = path.parent.glob("orchestrator-registry.json.corrupt-*")
+    assert backup.name == "orchestrator-registry.json.corrupt-20250102T030405Z"
+    assert backup.read_bytes() == torn
+
+
+@pytest.mark.parametrize("raw, salvaged", [
+    (b"\xff\x00 garbage", []),
+    (b'[{"id": "orch-1", "pid": 1}]', ["orch-1"]),
+    (b'{"instances": {"a": {"id": "orch-1", "pid": 1}}, "x": {"id": "orch-2", "pid": 2}}', ["orch-1", "orch-2"]),
+    (b'{"id": "orch-1", "pid": 1}{"id": "orch-1", "pid": 2, "late": true}', ["orch-1"]),
+    (b"{" * 50_000, []),
+])
+def test_repair_salvages_every_object_that_looks_like_an_entry(repo, registry, raw, salvaged):
+    path = repo.registry(raw=raw)
+    registry.cleanup_dead()
+    data = json.loads(path.read_bytes())
+    assert [entry["id"] for entry in data["instances"]] == salvaged
+    assert len(list(path.parent.glob("*.corrupt-*"))) == 1
+
+
+def test_two_repairs_in_one_second_keep_both_damaged_files(repo, registry):
+    path = repo.registry(raw=b"{one")
+    registry.cleanup_dead()
+    path.write_bytes(b"{two")
+    registry.cleanup_dead()
+    assert sorted(backup.read_bytes() for backup in path.parent.glob("*.corrupt-*")) == [b"{one", b"{two"]
+
+
 def test_get_finds_by_id_or_raises_instance_not_found(repo, registry):
     repo.registry([repo.instance(id="orch-1"), repo.instance(id="orch-2")])
     assert registry.get("orch-2").id == "orch-2"

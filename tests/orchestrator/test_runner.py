@@ -359,7 +359,7 @@ def test_a_failing_on_start_takes_the_agent_down(agent, tmp_path):
     ''')
 
     def broken(_identity):
-        while not pid_file.exists():
+        while not (pid_file.exists() and pid_file.read_text()):  # created before it is written
             time.sleep(0.01)
         raise RuntimeError("record failed")
     with pytest.raises(RuntimeError, match="record failed"):
@@ -412,3 +412,18 @@ def test_summarize_input_respects_max_len():
     summary = summarize_input({"command": "echo " + "y" * 500}, max_len=30)
     assert len(summary) == 30 and summary.endswith("…")
     assert len(summarize_input({f"key{i}": i for i in range(100)}, max_len=50)) == 50
+
+
+def test_a_kill_before_the_agent_started_is_a_killed_run(agent):
+    argv = agent('''
+        done()
+    ''')
+    runner = AgentRunner(argv, instance_id="i")
+    original = runner._await_start
+
+    def kill_first(proc, control, executable):  # the guard is not up yet: SIGTERM ends it
+        runner.kill()
+        return original(proc, control, executable)
+    runner._await_start = kill_first
+    result = runner.run("p")
+    assert result.killed and not result.success and result.error == "agent was killed"
