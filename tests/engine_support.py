@@ -13,9 +13,11 @@ import sys
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 from orchestrator.engine import Engine
+from orchestrator.errors import InvalidOrchestratorState
 from orchestrator.status import read_status
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -163,3 +165,20 @@ class EngineRun:
 
     def task(self, task_id: str) -> dict:
         return next(task for task in self.status()["tasks"] if task["id"] == task_id)
+
+
+@contextmanager
+def engine_thread(engine: Engine):
+    """(engine, thread, outcome): `engine.run()` in a thread, its exit code in outcome["code"];
+    force-stopped and joined on the way out, whatever the test left it doing."""
+    outcome: dict = {}
+    thread = threading.Thread(target=lambda: outcome.setdefault("code", engine.run()), daemon=True)
+    thread.start()
+    try:
+        yield engine, thread, outcome
+    finally:
+        try:
+            engine.request_shutdown(force=True)
+        except InvalidOrchestratorState:
+            pass
+        thread.join(10)

@@ -3,17 +3,15 @@
 import json
 import os
 import socket
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from orchestrator.engine import EXIT_OK, Engine, EngineConfig
-from orchestrator.errors import InvalidOrchestratorState
 from orchestrator.ipc import IPCServer
 from orchestrator.status import read_status
-from tests.engine_support import AGENT_CMD, AGENT_ENV, short_socket_path, wait_until
+from tests.engine_support import AGENT_CMD, AGENT_ENV, engine_thread, short_socket_path, wait_until
 
 pytestmark = [pytest.mark.django_db, pytest.mark.timeout(30)]
 
@@ -407,17 +405,9 @@ def engine(repo_root, settings):
     config = EngineConfig(repo_root=repo_root.root, plan_path=Path("docs/plans/long.md"),
                           agent_cmd=[*AGENT_CMD[:-1], "0.3"], agent_env=AGENT_ENV, timeout=10,
                           socket_path=short_socket_path())
-    engine = Engine(config)
-    outcome = {}
-    thread = threading.Thread(target=lambda: outcome.setdefault("code", engine.run()), daemon=True)
-    thread.start()
-    wait_until(lambda: engine.state == "running", message="engine start")
-    yield engine, thread, outcome
-    try:
-        engine.request_shutdown(force=True)
-    except InvalidOrchestratorState:
-        pass
-    thread.join(10)
+    with engine_thread(Engine(config)) as running:
+        wait_until(lambda: running[0].state == "running", message="engine start")
+        yield running
 
 
 def test_pause_resume_and_shutdown_steer_a_real_engine(engine, control_client):

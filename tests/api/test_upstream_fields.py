@@ -3,17 +3,15 @@
 import io
 import json
 import os
-import threading
 from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 
 from orchestrator.engine import EXIT_OK, FORCED_KILL_ERROR, Engine, EngineConfig
-from orchestrator.errors import InvalidOrchestratorState
 from orchestrator.ipc import IPCServer
 from orchestrator.status import read_status
-from tests.engine_support import AGENT_CMD, AGENT_ENV, EventRecorder, short_socket_path
+from tests.engine_support import AGENT_CMD, AGENT_ENV, EventRecorder, engine_thread, short_socket_path
 
 pytestmark = [pytest.mark.django_db, pytest.mark.timeout(40)]
 
@@ -68,16 +66,9 @@ def hanging_engine(repo_root, settings):
                                  agent_cmd=list(AGENT_CMD), agent_env={**AGENT_ENV, "SCRIPTED_AGENT_HANG_TASKS": "1.1"},
                                  timeout=60, socket_path=short_socket_path()))
     recorder = EventRecorder(engine.bus)
-    outcome = {}
-    thread = threading.Thread(target=lambda: outcome.setdefault("code", engine.run()), daemon=True)
-    thread.start()
-    recorder.wait_for(lambda e: e.type == "tool_started", message="the agent to start")
-    yield engine, thread, outcome
-    try:
-        engine.request_shutdown(force=True)
-    except InvalidOrchestratorState:
-        pass
-    thread.join(10)
+    with engine_thread(engine) as running:
+        recorder.wait_for(lambda e: e.type == "tool_started", message="the agent to start")
+        yield running
 
 
 def test_force_in_the_query_string_kills_a_busy_agent_at_once(hanging_engine, control_client):
