@@ -363,7 +363,10 @@ class AgentRunner:
                             for line in lines:
                                 parser.feed(line)
                 else:
-                    time.sleep(POLL_S)
+                    try:
+                        proc.wait(POLL_S)  # the guard exits just after the agent closed its pipes
+                    except subprocess.TimeoutExpired:
+                        pass
                 now = time.monotonic()
                 if sigkill_at is None:
                     if not self._kill_requested.is_set() and deadline is not None and now >= deadline:

@@ -20,7 +20,6 @@ Stdlib only and run by path with -I: the agent's PYTHONPATH and the like must no
 import os
 import select
 import signal
-import subprocess
 import sys
 import time
 
@@ -47,19 +46,25 @@ def _mirror(returncode: int) -> None:
     os._exit(128 + signum)
 
 
-def _end_group(agent: subprocess.Popen, grace: float) -> None:
+def _reaped(pid: int, *, block: bool) -> int | None:
+    """The agent's exit code (negative: killed by that signal) once it has exited."""
+    done, status = os.waitpid(pid, 0 if block else os.WNOHANG)
+    return os.waitstatus_to_exitcode(status) if done else None
+
+
+def _end_group(agent: int, grace: float) -> None:
     os.killpg(0, signal.SIGTERM)
     deadline = time.monotonic() + grace
-    while agent.poll() is None and time.monotonic() < deadline:
+    while _reaped(agent, block=False) is None and time.monotonic() < deadline:
         time.sleep(POLL_S)
     os.killpg(0, signal.SIGKILL)  # strays too, and this process last
 
 
-def _supervise(control: int, agent: subprocess.Popen, grace: float) -> None:
+def _supervise(control: int, agent: int, grace: float) -> None:
     poller = select.poll()
     poller.register(control, select.POLLIN | select.POLLHUP)
     try:
-        pidfd = os.pidfd_open(agent.pid)
+        pidfd = os.pidfd_open(agent)
     except (AttributeError, OSError):
         pidfd = None
     else:
@@ -68,8 +73,10 @@ def _supervise(control: int, agent: subprocess.Popen, grace: float) -> None:
         ready = {fd for fd, _ in poller.poll(None if pidfd is not None else POLL_S * 1000)}
         if control in ready and not os.read(control, 64):
             _end_group(agent, grace)
-        if agent.poll() is not None:
-            _mirror(agent.returncode)
+        if pidfd in ready:
+            _mirror(_reaped(agent, block=True))
+        elif pidfd is None and (code := _reaped(agent, block=False)) is not None:
+            _mirror(code)
 
 
 def main(argv: list[str]) -> None:
@@ -79,11 +86,14 @@ def main(argv: list[str]) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, _ignore)
     try:
-        agent = subprocess.Popen(command, stdin=subprocess.DEVNULL)
+        # posix_spawnp searches PATH as execvp does, and reports a failed exec as OSError; no
+        # subprocess import, which would cost this process more time than its whole job.
+        agent = os.posix_spawnp(command[0], command, os.environ,
+                                file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0)])
     except OSError as exc:
         os.write(control, f"error {exc.errno or 0}\n".encode())
         os._exit(127)
-    os.write(control, f"ok {agent.pid}\n".encode())
+    os.write(control, f"ok {agent}\n".encode())
     # The output pipes are the agent's: the orchestrator reads them to EOF, which must not wait for us.
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
