@@ -8,7 +8,8 @@ The corpus is copied to a temporary directory where two orchestrator instances a
 registered: a live one (this process serves its IPC socket and answers `status`) and a
 wedged one (its socket accepts and never answers). A fresh SQLite database holds one user
 with a token and a signed-in session. Each route (daphne: one process, the default;
-gunicorn -w 2: the documented production route for REST reads) is started for our code,
+gunicorn -w 2 -k gthread: the documented production route for REST reads; gunicorn-sync: its
+default worker, on request) is started for our code,
 for `--before DIR` (another checkout, e.g. `git worktree add ../perf-before <sha>`) and for
 the Django hello-world floor (bench/hello_site.py). Every endpoint x client is loaded with
 wrk, 50 connections, interleaving the servers endpoint by endpoint so that a noisy
@@ -52,8 +53,12 @@ ENDPOINTS = ["/health", "/api/plans", "/api/plans/{plan}", "/api/plans/{plan}/st
 CLIENTS = ("anonymous", "token", "session")
 ROUTES = {
     "daphne": [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", "{port}", "-v", "0", "{asgi}"],
-    "gunicorn": [sys.executable, "-m", "gunicorn", "{wsgi}", "-w", "2", "-b", "127.0.0.1:{port}",
-                 "--log-level", "warning"],
+    # The documented production route (docs/deployment.md).
+    "gunicorn": [sys.executable, "-m", "gunicorn", "{wsgi}", "-w", "2", "-k", "gthread", "--threads", "4",
+                 "--keep-alive", "5", "-b", "127.0.0.1:{port}", "--log-level", "warning"],
+    # gunicorn's default sync worker: a new connection per request.
+    "gunicorn-sync": [sys.executable, "-m", "gunicorn", "{wsgi}", "-w", "2", "-b", "127.0.0.1:{port}",
+                      "--log-level", "warning"],
 }
 APPS = {"site": ("orchestrator_site.asgi:application", "orchestrator_site.wsgi"),
         "floor": ("hello_site:asgi_app", "hello_site:wsgi_app")}
