@@ -9,7 +9,8 @@ from pathlib import Path
 from orchestrator.errors import FindingNotFound, InvalidName
 from orchestrator.layout import RepoLayout, check_task_id
 
-from .plans import plan_locate
+from .orchestrators import instance_get
+from .plans import PlanFiles, instance_plan_files, plan_locate
 
 # A finding is prose; anything bigger is not meant to travel in a JSON reply.
 MAX_FINDING_BYTES = 1_000_000
@@ -88,11 +89,18 @@ def _finding(layout: RepoLayout, entry: os.DirEntry, st: os.stat_result, task_id
     )
 
 
-def finding_list(*, layout: RepoLayout, name: str) -> list[FindingFile]:
-    """Every findings file of the plan, by task id (plan-level notes last)."""
-    files = plan_locate(layout=layout, name=name)
-    findings = [_finding(layout, entry, st, finding_task_id(entry.name))
-                for entry, st in _entries(layout, files.findings_dir)]
+def _located(layout: RepoLayout, name: str | None, instance_id: str | None) -> tuple[RepoLayout, PlanFiles]:
+    """A plan by name (the repository's), or the plan an instance runs (its worktree's, if any)."""
+    if instance_id is None:
+        return layout, plan_locate(layout=layout, name=name)
+    return instance_plan_files(layout, instance_get(layout=layout, instance_id=instance_id))
+
+
+def finding_list(*, layout: RepoLayout, name: str | None = None, instance_id: str | None = None) -> list[FindingFile]:
+    """Every findings file of the plan (or of an instance's plan), by task id (plan-level notes last)."""
+    tree, files = _located(layout, name, instance_id)
+    findings = [_finding(tree, entry, st, finding_task_id(entry.name))
+                for entry, st in _entries(tree, files.findings_dir)]
     return sorted(findings, key=_sort_key)
 
 
@@ -102,19 +110,21 @@ def _read(path: str) -> tuple[str, bool]:
     return data[:MAX_FINDING_BYTES].decode("utf-8", errors="replace"), len(data) > MAX_FINDING_BYTES
 
 
-def finding_get(*, layout: RepoLayout, name: str, task_id: str) -> Finding:
-    """The content of every findings file of one task. InvalidName, PlanNotFound, FindingNotFound."""
+def finding_get(*, layout: RepoLayout, task_id: str, name: str | None = None,
+                instance_id: str | None = None) -> Finding:
+    """The content of every findings file of one task. InvalidName, PlanNotFound, InstanceNotFound, FindingNotFound."""
     check_task_id(task_id)
-    files = plan_locate(layout=layout, name=name)
+    tree, files = _located(layout, name, instance_id)
+    name = files.name
     contents, modified = [], 0.0
-    for entry, st in _entries(layout, files.findings_dir):
+    for entry, st in _entries(tree, files.findings_dir):
         if finding_task_id(entry.name) != task_id:
             continue
         try:
             content, truncated = _read(entry.path)
         except OSError:
             continue
-        base = _finding(layout, entry, st, task_id)
+        base = _finding(tree, entry, st, task_id)
         contents.append(FindingContent(**vars(base), content=content, truncated=truncated))
         modified = max(modified, st.st_mtime)
     if not contents:

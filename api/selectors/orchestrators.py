@@ -83,13 +83,14 @@ def orchestrator_list(*, layout: RepoLayout, clock: Clock = utc_now) -> list[Orc
     return [_info(instance, now) for instance in Registry(layout.registry_path).list()]
 
 
-def _instance(layout: RepoLayout, instance_id: str) -> Instance:
+def instance_get(*, layout: RepoLayout, instance_id: str) -> Instance:
+    """The registry entry (InvalidName for a malformed id, InstanceNotFound for an unknown one)."""
     check_instance_id(instance_id)
     return Registry(layout.registry_path).get(instance_id)
 
 
 def orchestrator_get(*, layout: RepoLayout, instance_id: str, clock: Clock = utc_now) -> OrchestratorInfo:
-    return _info(_instance(layout, instance_id), clock())
+    return _info(instance_get(layout=layout, instance_id=instance_id), clock())
 
 
 def _ipc_status(socket_path: str, timeout: float) -> dict | None:
@@ -124,7 +125,7 @@ def _probe(instance: Instance, timeout: float) -> dict | None:
 def _registry_plan(layout: RepoLayout, instance: Instance) -> PlanFiles | None:
     """The instance's plan files, or None when its registry entry names none we may read."""
     try:
-        return instance_plan_files(layout, instance)
+        return instance_plan_files(layout, instance)[1]
     except InvalidName:
         return None
 
@@ -143,7 +144,7 @@ def orchestrator_status_get(
     bounded by `ipc_timeout`. A probe that fails leaves the registry's word standing.
     StatusFileCorrupt if the status file cannot be read.
     """
-    instance = _instance(layout, instance_id)
+    instance = instance_get(layout=layout, instance_id=instance_id)
     alive = is_alive(instance)
     reply = _probe(instance, ipc_timeout) if alive and instance.status in ("running", "stopping") else None
     files = _registry_plan(layout, instance)

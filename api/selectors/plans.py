@@ -101,10 +101,11 @@ class TaskSelection:
     modified: float
 
 
-def instance_plan_files(layout: RepoLayout, instance) -> PlanFiles:
-    """The files of the plan a registry entry runs (its worktree's, if it names one); InvalidName if none can be."""
+def instance_plan_files(layout: RepoLayout, instance) -> tuple[RepoLayout, PlanFiles]:
+    """(the tree they are in, the files) of the plan a registry entry runs: its worktree's if it names
+    one (RepoLayout.instance_plan); InvalidName if no file of ours can belong to it."""
     ref = layout.instance_plan(plan_path=instance.plan_path, worktree_path=instance.worktree_path)
-    return plan_files(ref.layout, ref.name, ref.archived)
+    return ref.layout, plan_files(ref.layout, ref.name, ref.archived)
 
 
 def plan_files(layout: RepoLayout, name: str, archived: bool) -> PlanFiles:

@@ -2,12 +2,12 @@
 
 from dataclasses import dataclass
 
-from api.selectors.plans import PlanFiles, TaskInfo, plan_files, plan_locate, task_info
+from api.selectors.orchestrators import instance_get
+from api.selectors.plans import PlanFiles, TaskInfo, instance_plan_files, plan_locate, task_info
 from orchestrator.clock import iso_now
 from orchestrator.errors import PlanNotFound
-from orchestrator.layout import RepoLayout, check_instance_id, check_task_id
+from orchestrator.layout import RepoLayout, check_task_id
 from orchestrator.plans import read_plan
-from orchestrator.registry import Registry
 from orchestrator.status import StatusSnapshot, init_status, update_status
 from orchestrator.tasks import retry_task, skip_task
 
@@ -65,9 +65,7 @@ def _change(*, layout, task_id, plan_name, instance_id, if_match, transition) ->
     if (plan_name is None) == (instance_id is None):
         raise TypeError("Name exactly one of plan_name and instance_id.")
     if instance_id is not None:
-        instance = Registry(layout.registry_path).get(check_instance_id(instance_id))
-        ref = layout.instance_plan(plan_path=instance.plan_path, worktree_path=instance.worktree_path)
-        tree, files = ref.layout, plan_files(ref.layout, ref.name, ref.archived)
+        tree, files = instance_plan_files(layout, instance_get(layout=layout, instance_id=instance_id))
     else:
         tree, files = layout, plan_locate(layout=layout, name=plan_name)
     _ensure_status(tree, files)

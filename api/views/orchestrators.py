@@ -1,16 +1,18 @@
-"""GET /api/orchestrators, /api/orchestrators/{id} and its live status."""
+"""GET /api/orchestrators, /api/orchestrators/{id}, its live status and its plan's findings."""
 
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework.decorators import action
 from rest_framework.viewsets import ViewSet
 
 from api.conf import orchestrator_settings
+from api.selectors.findings import finding_get, finding_list
 from api.selectors.orchestrators import orchestrator_get, orchestrator_list, orchestrator_status_get
 from api.serializers.errors import BAD_NAME, NOT_FOUND, UNAVAILABLE
+from api.serializers.findings import FindingFileSerializer, FindingSerializer
 from api.serializers.orchestrators import OrchestratorSerializer, OrchestratorStatusSerializer
 
 from .commands import OrchestratorCommandsMixin
-from .docs import INSTANCE_ID
+from .docs import INSTANCE_ID, TASK_ID
 from .insight import OrchestratorInsightMixin
 from .reads import live_read, repo_layout
 
@@ -53,3 +55,21 @@ class OrchestratorViewSet(OrchestratorCommandsMixin, OrchestratorInsightMixin, V
         timeout = orchestrator_settings().status_ipc_timeout
         return live_read(request, key=("orchestrator-status", id), compute=lambda: OrchestratorStatusSerializer(
             orchestrator_status_get(layout=repo_layout(), instance_id=id, ipc_timeout=timeout)).data)
+
+    @extend_schema(summary="List the findings files of an orchestrator's plan",
+                   description="As GET /api/plans/{name}/findings, from where the instance keeps them: the "
+                               "worktree its registry entry names (`worktree_path`), else the repository.",
+                   parameters=[INSTANCE_ID], responses={200: FindingFileSerializer(many=True), **_ERRORS})
+    @action(detail=True, methods=["get"], url_path="findings")
+    def findings(self, request, id: str):
+        return live_read(request, key=("orchestrator-findings", id), compute=lambda: FindingFileSerializer(
+            finding_list(layout=repo_layout(), instance_id=id), many=True).data)
+
+    @extend_schema(summary="Get a task's findings from an orchestrator's plan",
+                   description="As GET /api/plans/{name}/findings/{task_id}, from the instance's worktree if it "
+                               "names one.",
+                   parameters=[INSTANCE_ID, TASK_ID], responses={200: FindingSerializer, **_ERRORS})
+    @action(detail=True, methods=["get"], url_path=r"findings/(?P<task_id>[^/]+)", url_name="finding")
+    def finding(self, request, id: str, task_id: str):
+        return live_read(request, key=("orchestrator-finding", id, task_id), compute=lambda: FindingSerializer(
+            finding_get(layout=repo_layout(), instance_id=id, task_id=task_id)).data)

@@ -106,6 +106,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/orchestrators/{id}/findings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the findings files of an orchestrator's plan
+         * @description As GET /api/plans/{name}/findings, from where the instance keeps them: the worktree its registry entry names (`worktree_path`), else the repository.
+         */
+        get: operations["api_orchestrators_findings_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/orchestrators/{id}/findings/{task_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a task's findings from an orchestrator's plan
+         * @description As GET /api/plans/{name}/findings/{task_id}, from the instance's worktree if it names one.
+         */
+        get: operations["api_orchestrators_findings_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/orchestrators/{id}/pause": {
         parameters: {
             query?: never;
@@ -1739,6 +1779,106 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["StreamError"];
+                };
+            };
+        };
+    };
+    api_orchestrators_findings_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Orchestrator instance id ("orch-<epoch ms>"). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FindingFile"][];
+                };
+            };
+            /** @description Malformed name or id, or a path that would leave the plan directories. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such plan, task, finding or orchestrator instance. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A status file or the registry cannot be read (half-written or corrupt); retry. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    api_orchestrators_findings_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Orchestrator instance id ("orch-<epoch ms>"). */
+                id: string;
+                /** @description Task id, "N.M" or "N.M.K". */
+                task_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Finding"];
+                };
+            };
+            /** @description Malformed name or id, or a path that would leave the plan directories. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such plan, task, finding or orchestrator instance. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A status file or the registry cannot be read (half-written or corrupt); retry. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };

@@ -90,3 +90,26 @@ def test_orchestrate_refuses_a_worktree_that_is_not_one_of_the_repository(trio, 
     output, _ = proc.communicate(timeout=40)
 
     assert proc.returncode != 0 and "is not a git worktree of" in output
+
+
+def test_a_worktree_instances_findings_are_its_worktrees(worktree, control_client, repo_root):
+    worktree.finding("alpha", "1.1", "# In the worktree\n")
+    repo_root.finding("alpha", "1.1", "# In the checkout\n")
+
+    listing = control_client.get("/api/orchestrators/orch-wt/findings")
+    finding = control_client.get("/api/orchestrators/orch-wt/findings/1.1")
+
+    assert listing.status_code == finding.status_code == 200
+    assert [(f["task_id"], f["path"]) for f in listing.json()] == [("1.1", "docs/plan-outputs/alpha/findings/1.1.md")]
+    assert [f["content"] for f in finding.json()["files"]] == ["# In the worktree\n"]
+    assert control_client.get("/api/plans/alpha/findings/1.1").json()["files"][0]["content"] == "# In the checkout\n"
+
+
+def test_findings_of_an_instance_without_worktree_and_of_unknown_ones(repo_root, control_client):
+    repo_root.plan("alpha")
+    repo_root.finding("alpha", "2.1", "# Here\n")
+    repo_root.registry([repo_root.instance(id="orch-1")])
+
+    assert control_client.get("/api/orchestrators/orch-1/findings/2.1").json()["files"][0]["content"] == "# Here\n"
+    assert control_client.get("/api/orchestrators/orch-1/findings/1.1").status_code == 404
+    assert control_client.get("/api/orchestrators/orch-9/findings").status_code == 404
