@@ -87,11 +87,13 @@ class Backlog:
         self.stall_s = stall_s
         self._clock = clock
 
-    async def wait(self) -> None:
-        """Return at once while under the bound (one look at the buffer per frame); else once half drained,
-        so that sending resumes in bursts rather than frame by frame at the edge."""
-        if self.buffer is None or self.buffer.buffered() <= self.limit:
-            return
+    def behind(self) -> bool:
+        """Whether the client has more than the bound unread: one look at the buffer, no await, per frame."""
+        return self.buffer is not None and self.buffer.buffered() > self.limit
+
+    async def catch_up(self) -> None:
+        """Return once half the bound has drained (sending then resumes in bursts, not frame by frame
+        at the edge); ClientTooSlow if that takes longer than the stall time."""
         deadline = self._clock() + self.stall_s
         while self.buffer.buffered() > self.limit // 2:
             if self._clock() > deadline:

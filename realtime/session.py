@@ -63,11 +63,13 @@ async def run_stream(stream: EventStream, *, since: int | None, snapshot: Callab
     opening = await stream.open(since)
     await send(await snapshot(stream.cursor))
     for frame in opening:
-        await backlog.wait()
+        if backlog.behind():
+            await backlog.catch_up()
         await send(frame)
     while True:
         for frame in await stream.next_frames():
-            await backlog.wait()
+            if backlog.behind():
+                await backlog.catch_up()
             await send(frame)
 
 

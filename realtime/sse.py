@@ -139,11 +139,13 @@ async def _body(stream: EventStream, layer, channel: str, since: int | None, hea
         opening = await stream.open(since)
         yield render(await snapshots.snapshot_frame(stream.instance_id, stream.cursor))
         for frame in opening:
-            await backlog.wait()
+            if backlog.behind():
+                await backlog.catch_up()
             yield render(frame)
         while True:
             for frame in await stream.next_frames():
-                await backlog.wait()
+                if backlog.behind():
+                    await backlog.catch_up()
                 yield render(frame)
     except ClientTooSlow as exc:
         logger.info("Ending the SSE stream of a client that stopped reading: %s", exc)
