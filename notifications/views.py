@@ -1,11 +1,15 @@
 """/api/webhooks: list, create and delete webhook subscriptions; users who may steer orchestrators only."""
 
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
+from urllib.parse import urlsplit
+
 from rest_framework import mixins, status, viewsets
 from rest_framework.response import Response
 
+from api.models import AuditEntry
 from api.permissions import CanControl
 from api.serializers.errors import error_response
+from api.services.audit import audit_record
 
 from .selectors import webhook_list
 from .serializers import WebhookCreatedSerializer, WebhookCreateSerializer, WebhookSerializer
@@ -63,6 +67,26 @@ class WebhookViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
     def get_queryset(self):
         return webhook_list()
 
+    def finalize_response(self, request, response, *args, **kwargs):
+        """Adding and deleting webhooks are audited like commands, refusals too (DRF runs this for 401/403)."""
+        response = super().finalize_response(request, response, *args, **kwargs)
+        action = AUDITED.get(getattr(self, "action", None))
+        if action is not None:
+            audit_record(user=request.user, remote_addr=request.META.get("REMOTE_ADDR"), action=action,
+                         target_type=AuditEntry.TargetType.WEBHOOK, target=self._audit_target(request, response),
+                         status_code=response.status_code, result=_without_secrets(response.data))
+        return response
+
+    def _audit_target(self, request, response) -> str:
+        if self.action == "destroy":
+            return str(self.kwargs.get("pk", ""))
+        created = response.data if isinstance(response.data, dict) and "id" in response.data else None
+        if created is not None:
+            return f"{created['id']} {_site(created['url'])}"
+        if response.status_code in (status.HTTP_401_UNAUTHORIZED, status.HTTP_403_FORBIDDEN):
+            return ""  # the body of a refused sender is not read
+        return _site(str(request.data.get("url", ""))) if hasattr(request.data, "get") else ""
+
     def create(self, request):
         payload = WebhookCreateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -71,3 +95,21 @@ class WebhookViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
 
     def perform_destroy(self, instance):
         webhook_delete(webhook=instance)
+
+
+AUDITED = {"create": AuditEntry.Action.WEBHOOK_ADD, "destroy": AuditEntry.Action.WEBHOOK_DELETE}
+
+
+def _site(url: str) -> str:
+    """Scheme and host only: a webhook URL's path is often its credential (Slack, Discord)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return ""
+    return f"{parts.scheme}://{parts.hostname}" if parts.hostname else ""
+
+
+def _without_secrets(data) -> dict:
+    if not isinstance(data, dict):
+        return {}
+    return {key: (_site(value) if key == "url" else value) for key, value in data.items() if key != "secret"}

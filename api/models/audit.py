@@ -13,10 +13,13 @@ class AuditEntry(models.Model):
         RETRY_TASK = "retry_task"
         START = "start"
         CLEAR = "clear"
+        WEBHOOK_ADD = "webhook_add"
+        WEBHOOK_DELETE = "webhook_delete"
 
     class TargetType(models.TextChoices):
         ORCHESTRATOR = "orchestrator"
         PLAN = "plan"
+        WEBHOOK = "webhook"
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     user = models.ForeignKey(

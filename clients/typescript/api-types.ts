@@ -580,9 +580,11 @@ export interface components {
          *     * `retry_task` - Retry Task
          *     * `start` - Start
          *     * `clear` - Clear
+         *     * `webhook_add` - Webhook Add
+         *     * `webhook_delete` - Webhook Delete
          * @enum {string}
          */
-        ActionEnum: "pause" | "resume" | "shutdown" | "skip_task" | "retry_task" | "start" | "clear";
+        ActionEnum: "pause" | "resume" | "shutdown" | "skip_task" | "retry_task" | "start" | "clear" | "webhook_add" | "webhook_delete";
         Attempt: {
             task_id: string;
             /** @description 1, 2 ... per task, across runs. */
@@ -1152,9 +1154,10 @@ export interface components {
         /**
          * @description * `orchestrator` - Orchestrator
          *     * `plan` - Plan
+         *     * `webhook` - Webhook
          * @enum {string}
          */
-        TargetTypeEnum: "orchestrator" | "plan";
+        TargetTypeEnum: "orchestrator" | "plan" | "webhook";
         /** @description A task as written into status.json by skip or retry (service: api.services.tasks.TaskChange). */
         TaskChange: {
             plan_name: string;
@@ -1345,8 +1348,10 @@ export interface operations {
                  *     * `retry_task` - Retry Task
                  *     * `start` - Start
                  *     * `clear` - Clear
+                 *     * `webhook_add` - Webhook Add
+                 *     * `webhook_delete` - Webhook Delete
                  */
-                action?: "pause" | "resume" | "shutdown" | "skip_task" | "retry_task" | "start" | "clear";
+                action?: "pause" | "resume" | "shutdown" | "skip_task" | "retry_task" | "start" | "clear" | "webhook_add" | "webhook_delete";
                 /** @description A page number within the paginated result set. */
                 page?: number;
                 /** @description Number of results to return per page. */
@@ -1356,8 +1361,9 @@ export interface operations {
                 /**
                  * @description * `orchestrator` - Orchestrator
                  *     * `plan` - Plan
+                 *     * `webhook` - Webhook
                  */
-                target_type?: "orchestrator" | "plan";
+                target_type?: "orchestrator" | "plan" | "webhook";
                 /** @description Only this user's commands. */
                 username?: string;
             };

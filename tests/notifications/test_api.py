@@ -70,3 +70,17 @@ def test_private_targets_are_refused_unless_the_environment_allows_them(client, 
     assert response.json()["error"]["code"] == "webhook_target_refused"
     assert "ORCHESTRATOR_WEBHOOK_ALLOW_PRIVATE=1" in response.json()["error"]["message"]
     assert not Webhook.objects.exists()
+
+
+def test_adding_and_deleting_are_audited_without_the_secret_or_the_url_path(client):
+    from api.models import AuditEntry
+
+    created = client.post("/api/webhooks", {"url": "http://127.0.0.1:9/hooks/T0123/SECRETPATH",
+                                            "secret": "s3cr3t-s3cr3t-s3cr3t"}, format="json").json()
+    client.delete(f"/api/webhooks/{created['id']}")
+    added, deleted = AuditEntry.objects.order_by("id")
+    assert (added.action, added.target, added.status_code, added.accepted) == (
+        "webhook_add", f"{created['id']} http://127.0.0.1", 201, True)
+    assert (deleted.action, deleted.target, deleted.status_code) == ("webhook_delete", str(created["id"]), 204)
+    trail = str(added.result) + str(added.payload) + added.target
+    assert "s3cr3t" not in trail and "SECRETPATH" not in trail and created["secret"] not in trail
