@@ -144,6 +144,15 @@ class Journal:
             return event.id
         return 0
 
+    def last_of(self, event_type: str, *, within: int = 1000) -> Event | None:
+        """The newest event of one type among the last `within` events (bounded: no full scan)."""
+        for count, event in enumerate(self._newest_first()):
+            if count >= within:
+                break
+            if event.type == event_type:
+                return event
+        return None
+
     def oldest_id(self) -> int | None:
         files = self._open_generations()
         try:

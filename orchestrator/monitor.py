@@ -129,6 +129,12 @@ class StatusMonitor:
         self._data, self._tasks, self._phase = data, tasks, phase
         return changes
 
+    def assume(self, data: dict) -> None:
+        """Take `data` as the last good read, so the next check publishes only what changed since:
+        for a watcher that resumes a file it has journaled before (the bridge, restarted)."""
+        with self._lock:
+            self._data, self._tasks, self._phase = data, _index_tasks(data), _current_phase(data)
+
     def _notify(self, event: Event) -> Event:
         if self._callback is not None:
             try:

@@ -96,7 +96,14 @@ class Adoption:
         self.bus.subscribe(self._on_event)
         self._monitor = StatusMonitor(self._status_path, instance_id=self.instance_id, bus=self.bus)
         self._watch = watch
-        watch.add(self._monitor)
+        watch.add(self._monitor, prepare=self._resume)
+
+    def _resume(self) -> None:
+        """Start from the status this journal last recorded, so a restarted bridge journals what
+        changed meanwhile (task_changed and one status_updated), or nothing, not a copy per restart."""
+        last = self._journal.last_of("status_updated") if self._journal is not None else None
+        if last is not None and isinstance(last.data, dict):
+            self._monitor.assume(last.data)
 
     def emit_state(self, data: dict) -> None:
         if self.bus is not None:

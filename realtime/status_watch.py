@@ -7,8 +7,8 @@ freeze the server. Here one watchfiles watch covers the parent directories of al
 status files; a change is handed to that file's StatusMonitor (its diff, not its thread),
 and every `poll_interval` each monitor re-checks what the watch cannot see (a directory
 replaced or not there yet), which costs one os.stat per unchanged file (read_status is
-cached). A monitor's first check (reading the file, journaling its state) runs in this
-thread too, never on the event loop.
+cached). A monitor's first check (reading the file, journaling its state), and whatever
+prepares it, runs in this thread too, never on the event loop.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from typing import Callable
 
 from watchfiles import watch
 
@@ -40,7 +41,7 @@ class StatusWatch:
         self._step_ms = step_ms
         self._lock = threading.Lock()  # guards the two collections below, held briefly
         self._monitors: dict[str, list[StatusMonitor]] = {}  # by status file path
-        self._pending: list[StatusMonitor] = []
+        self._pending: list[tuple[StatusMonitor, Callable[[], None] | None]] = []
         # Held while a monitor checks, so remove() returns only once no check can touch it.
         self._checking = threading.Lock()
         self._rearm = threading.Event()
@@ -51,11 +52,11 @@ class StatusWatch:
         with self._lock:
             return sum(len(monitors) for monitors in self._monitors.values())
 
-    def add(self, monitor: StatusMonitor) -> None:
-        """Watch one more file; its first check happens in the watch thread, soon."""
+    def add(self, monitor: StatusMonitor, *, prepare: Callable[[], None] | None = None) -> None:
+        """Watch one more file; `prepare`, then its first check, happen in the watch thread, soon."""
         with self._lock:
             self._monitors.setdefault(str(monitor.status_path), []).append(monitor)
-            self._pending.append(monitor)
+            self._pending.append((monitor, prepare))
         self._rearm.set()
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="bridge-status-watch", daemon=True)
@@ -70,7 +71,7 @@ class StatusWatch:
                 self._monitors[key] = monitors
             else:
                 self._monitors.pop(key, None)
-            self._pending = [m for m in self._pending if m is not monitor]
+            self._pending = [p for p in self._pending if p[0] is not monitor]
         self._rearm.set()
         with self._checking:
             pass
@@ -83,19 +84,21 @@ class StatusWatch:
 
     # -- the watch thread --------------------------------------------------------------------
 
-    def _check(self, monitors) -> None:
+    def _check(self, monitors, prepares=None) -> None:
         with self._checking:
-            for monitor in monitors:
+            for monitor, prepare in zip(monitors, prepares or [None] * len(monitors)):
                 if monitor in self._monitors.get(str(monitor.status_path), ()):  # not removed meanwhile
                     try:
+                        if prepare is not None:
+                            prepare()
                         monitor.check()
                     except Exception:  # one bad file or subscriber must not end the watch of the others
                         logger.exception("Status check of %s failed", monitor.status_path)
 
-    def _take_pending(self) -> list[StatusMonitor]:
+    def _check_pending(self) -> None:
         with self._lock:
             pending, self._pending = self._pending, []
-        return pending
+        self._check([monitor for monitor, _ in pending], [prepare for _, prepare in pending])
 
     def _all(self) -> list[StatusMonitor]:
         with self._lock:
@@ -117,7 +120,7 @@ class StatusWatch:
     def _run(self) -> None:
         while not self._halt.is_set():
             self._rearm.clear()
-            self._check(self._take_pending())
+            self._check_pending()
             dirs = self._armed_dirs()
             if not dirs:
                 if self._rearm.wait(self._poll_ms / 1000) or self._halt.is_set():

@@ -14,7 +14,7 @@ from realtime.bridge import EventBridge
 from realtime.groups import ALL_GROUP, instance_group
 from realtime.journals import bridged_journal_path, journal_path
 
-from .conftest import INSTANCE, Orchestrator, connected
+from .conftest import INSTANCE, Orchestrator, connected, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -169,3 +169,31 @@ async def test_embedded_bridge_makes_journal_writes_live_on_the_websocket(repo, 
     assert (await comm.receive_json_from(3)) == event.to_dict()
     await comm.disconnect()
     await stop_bridge()
+
+
+async def test_a_restarted_bridge_journals_what_changed_meanwhile_not_another_copy(repo):
+    repo.plan("alpha")
+    status = repo.status("alpha")
+    repo.registry([repo.instance(id="orch-foreign")])
+    journal = Journal(bridged_journal_path(repo.layout, "orch-foreign"))
+
+    def journaled():
+        return [e.type for e in journal.read_since(0)[0]]
+
+    async with Running(repo):
+        await wait_for(lambda: "status_updated" in journaled())
+    first = journaled()
+    async with Running(repo):  # the file did not change: nothing to journal but the entry's state
+        await asyncio.sleep(0.3)  # a few of the watch's 0.25 s re-checks
+    assert journaled().count("status_updated") == first.count("status_updated") == 1
+
+    def start(data):
+        data["tasks"][0]["status"] = "in_progress"
+
+    update_status(status, start)  # while no bridge runs
+    async with Running(repo):
+        await wait_for(lambda: "task_changed" in journaled())
+    assert journaled().count("status_updated") == 2
+    changed = [e for e in journal.read_since(0)[0] if e.type == "task_changed"]
+    assert [(e.data["task_id"], e.data["old_status"], e.data["new_status"]) for e in changed] == [
+        ("1.1", "pending", "in_progress")]
