@@ -1,6 +1,8 @@
 """Settings, all read from the environment so one checkout serves dev, CI and production."""
 
 import os
+import secrets
+import tempfile
 from pathlib import Path
 
 import dj_database_url
@@ -25,15 +27,45 @@ def _env_list(name: str, default: list[str]) -> list[str]:
 
 DEBUG = _env_bool("DJANGO_DEBUG", False)
 
+def _install_secret(path: Path) -> str:
+    """The per-install key in `path`, made on first use (mode 0600), so local use needs no setup.
+
+    The key is written to a private temporary file and linked into place, so a reader never sees
+    a half-written key and two processes starting at once both end up with the first one's.
+    """
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".secret_key.")  # mode 0600
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(50) + "\n")
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+    finally:
+        os.unlink(tmp)
+    return path.read_text().strip()
+
+
+SECRET_KEY_FILE = Path(os.environ.get("DJANGO_SECRET_KEY_FILE", BASE_DIR / "var" / "secret_key"))
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
 if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured(
-            "DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off "
-            "(set DJANGO_DEBUG=1 for a local development server)."
-        )
-    # Only ever used by a DEBUG server; a production server refuses to start without a key.
-    SECRET_KEY = "django-insecure-local-development-only"
+    try:
+        SECRET_KEY = _install_secret(SECRET_KEY_FILE)
+        if not SECRET_KEY:
+            raise OSError(f"{SECRET_KEY_FILE} is empty")
+    except OSError as exc:
+        if not DEBUG:
+            raise ImproperlyConfigured(
+                f"no secret key: set DJANGO_SECRET_KEY, or let the server write one to "
+                f"DJANGO_SECRET_KEY_FILE ({SECRET_KEY_FILE}: {exc.strerror or exc})"
+            ) from None
+        # Only a DEBUG server that cannot write its key file; production refuses instead.
+        SECRET_KEY = "django-insecure-local-development-only"
 
 ALLOWED_HOSTS = _env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 
