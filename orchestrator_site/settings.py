@@ -273,6 +273,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The system's own fonts: ReDoc's defaults would be fetched from Google Fonts.
+    "REDOC_UI_SETTINGS": {"theme": {"typography": {
+        "fontFamily": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif",
+        "headings": {"fontFamily": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"},
+    }}},
     "COMPONENT_SPLIT_REQUEST": True,
     "PREPROCESSING_HOOKS": ["api.schema.strip_optional_slash"],
     # Several shapes have a `status` field with different choices; name each set once.

@@ -5,9 +5,10 @@ from django.urls import include, path
 from drf_spectacular.views import (
     SpectacularAPIView,
     SpectacularJSONAPIView,
-    SpectacularRedocView,
     SpectacularSwaggerView,
 )
+
+from api.views.reference import OfflineRedocView, redoc_bundle
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -17,7 +18,8 @@ urlpatterns = [
     path("openapi.json", SpectacularJSONAPIView.as_view(), name="openapi-json"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-    path("redoc", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("redoc", OfflineRedocView.as_view(url_name="schema"), name="redoc"),
+    path("redoc/redoc.standalone.js", redoc_bundle, name="redoc-bundle"),
     path("", include("dashboard.urls")),
     path("", include("api.urls")),
     path("", include("notifications.urls")),
