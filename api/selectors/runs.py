@@ -53,23 +53,24 @@ def _run_info(record: dict) -> RunInfo:
 
 
 def _records(layout: RepoLayout, name: str):
+    """(the plan's files, its status snapshot or None, its run records)."""
     files = plan_locate(layout=layout, name=name)
     snapshot = status_snapshot(files.status_path)
     runs = snapshot.data.get("runs") if snapshot else None
     records = [run for run in runs if isinstance(run, dict) and run.get("runId")] if isinstance(runs, list) else []
-    return files, records
+    return files, snapshot, records
 
 
 def run_list(*, layout: RepoLayout, name: str) -> list[RunInfo]:
     """Newest first. InvalidName, PlanNotFound, StatusFileCorrupt."""
-    _, records = _records(layout, name)
+    _, _, records = _records(layout, name)
     return sorted(map(_run_info, records), key=lambda run: run.started_at.timestamp() if run.started_at else 0,
                   reverse=True)
 
 
 def run_get(*, layout: RepoLayout, name: str, run_id: str) -> RunDetail:
     """One run with every attempt it made (oldest first, for a timeline) and per-task figures."""
-    files, records = _records(layout, name)
+    files, snapshot, records = _records(layout, name)
     record = next((run for run in records if str(run.get("runId")) == run_id), None)
     if record is None:
         raise RunNotFound(f"Plan {name!r} has no run {run_id!r}.", name=name, run_id=run_id)
@@ -79,7 +80,6 @@ def run_get(*, layout: RepoLayout, name: str, run_id: str) -> RunDetail:
     if record.get("completedAt"):
         # A finished run runs nothing, whatever a later run is doing to the same task.
         attempts = [view if view.outcome != "running" else _interrupted(view) for view in attempts]
-    snapshot = status_snapshot(files.status_path)
     descriptions = {str(task.get("id")): str(task.get("description") or "") for task in snapshot.tasks}
     tasks: dict[str, list[AttemptView]] = {}
     for view in attempts:
