@@ -7,6 +7,7 @@ from .views.audit import AuditViewSet
 from .views.health import HealthView
 from .views.orchestrators import OrchestratorViewSet
 from .views.plans import PlanViewSet
+from .views.root import ApiRootView
 
 router = SimpleRouter()
 # The seed's clients call "/api/plans"; a slash-appending redirect would cost them a round trip.
@@ -17,5 +18,6 @@ router.register("api/audit", AuditViewSet, basename="audit")
 
 urlpatterns = [
     re_path(r"^health/?$", HealthView.as_view(), name="health"),
+    re_path(r"^api/?$", ApiRootView.as_view(), name="api-root"),
     *router.urls,
 ]

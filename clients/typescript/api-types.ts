@@ -4,6 +4,26 @@
  */
 
 export interface paths {
+    "/api": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * API root
+         * @description A link to every collection and reference page.
+         */
+        get: operations["api_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/audit": {
         parameters: {
             query?: never;
@@ -585,6 +605,26 @@ export interface components {
          * @enum {string}
          */
         ActionEnum: "pause" | "resume" | "shutdown" | "skip_task" | "retry_task" | "start" | "clear" | "webhook_add" | "webhook_delete";
+        ApiRoot: {
+            /** @description Registered orchestrator instances; POST starts one. */
+            orchestrators: string;
+            /** @description Every plan, active and archived, with its progress. */
+            plans: string;
+            /** @description Webhook subscriptions (controllers only). */
+            webhooks: string;
+            /** @description Every command sent, who sent it and its answer (audit viewers only). */
+            audit: string;
+            /** @description Every orchestrator's events (WebSocket). */
+            events: string;
+            /** @description Liveness of the server. */
+            health: string;
+            /** @description This API's OpenAPI 3 schema. */
+            openapi: string;
+            /** @description Swagger UI. */
+            docs: string;
+            /** @description ReDoc. */
+            redoc: string;
+        };
         Attempt: {
             task_id: string;
             /** @description 1, 2 ... per task, across runs. */
@@ -1335,6 +1375,25 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    api_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiRoot"];
+                };
+            };
+        };
+    };
     api_audit_list: {
         parameters: {
             query?: {
