@@ -85,6 +85,6 @@ class StatusProber:
 def _socket_key(socket_path: str) -> tuple:
     try:
         info = os.stat(socket_path)
-    except OSError:
+    except (OSError, ValueError):  # ValueError: an abstract-namespace address ("\0name") has no inode
         return (socket_path, None)
     return (socket_path, info.st_dev, info.st_ino)
