@@ -4,7 +4,7 @@ import json
 from typing import Any, Callable
 
 from django.http import HttpResponse
-from django.utils.cache import get_conditional_response
+from django.utils.cache import get_conditional_response, patch_vary_headers
 from django.utils.http import http_date
 from rest_framework.response import Response
 
@@ -44,16 +44,28 @@ def live_read(request, *, key: tuple, compute: Callable[[], Any]):
     return _respond(request, payload)
 
 
+def representation_etag(payload: Payload, media_format: str) -> str:
+    """The payload's ETag for one rendering of it: JSON keeps the payload's own, others get a suffix.
+
+    A browser that fetched the JSON and then opens the same URL must not be told its cached
+    JSON is the browsable page (a 304 would show it raw), so each representation has its own.
+    """
+    return payload.etag if media_format == "json" else f'{payload.etag[:-1]}-{media_format}"'
+
+
 def _respond(request, payload: Payload):
     last_modified = int(payload.last_modified) if payload.last_modified else None
-    response = get_conditional_response(request._request, etag=payload.etag, last_modified=last_modified)
+    media_format = request.accepted_renderer.format
+    etag = representation_etag(payload, media_format)
+    response = get_conditional_response(request._request, etag=etag, last_modified=last_modified)
     if response is None:
-        if request.accepted_renderer.format == "json":
+        if media_format == "json":
             # The bytes DRF's JSONRenderer made when the payload was computed: no re-rendering.
             response = HttpResponse(payload.body, content_type="application/json")
         else:
             response = Response(json.loads(payload.body))  # the browsable API renders from data
-    response["ETag"] = payload.etag
+    response["ETag"] = etag
+    patch_vary_headers(response, ["Accept"])  # the answer depends on it: JSON or the browsable API
     if last_modified:
         response["Last-Modified"] = http_date(last_modified)
     # Stored copies must be revalidated: plan state changes while an orchestrator runs.

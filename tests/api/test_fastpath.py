@@ -136,6 +136,19 @@ def test_html_unknown_credentials_preconditions_and_other_methods_always_reach_d
     assert django_wsgi.calls == 2 * len(requests)
 
 
+def test_the_replay_never_answers_the_browsable_api_with_the_json_validator(wsgi, django_wsgi, repo):
+    repo.status("alpha")
+    _, as_json, _ = call(wsgi, "/api/plans/alpha")
+    assert "Accept" in as_json["vary"]
+
+    for _ in range(2):
+        status, as_html, body = call(wsgi, "/api/plans/alpha", HTTP_ACCEPT="text/html",
+                                     HTTP_IF_NONE_MATCH=as_json["etag"])
+        assert status == 200 and b"<html" in body
+    assert as_html["etag"] != as_json["etag"] and "Accept" in as_html["vary"]
+    assert call(wsgi, "/api/plans/alpha", HTTP_IF_NONE_MATCH=as_json["etag"])[0] == 304
+
+
 @pytest.mark.parametrize("path", ["/api/plans/nope", "/api/plans/%2e%2e", "/api/orchestrators/orch-9"])
 def test_errors_are_never_replayed(wsgi, django_wsgi, repo, path):
     repo.status("alpha")

@@ -300,3 +300,21 @@ def test_reads_need_a_login_when_configured(client, repo, settings):
 
     assert response.status_code in (401, 403)
     assert "error" in body
+
+
+@pytest.mark.parametrize("path", ["/api/plans", "/api/plans/alpha/status", "/health", "/api/orchestrators"])
+def test_the_browsable_api_and_json_have_their_own_validators(client, repo, path):
+    repo.status("alpha")
+    as_json = client.get(path, HTTP_ACCEPT="application/json")
+    as_html = client.get(path, HTTP_ACCEPT="text/html")
+
+    assert as_html["Content-Type"].startswith("text/html")
+    assert as_json["ETag"] != as_html["ETag"]
+    for response in (as_json, as_html):
+        assert "Accept" in response["Vary"]
+    # A browser holding the JSON asks for the page with the JSON's validator: it gets the page.
+    page = client.get(path, HTTP_ACCEPT="text/html", HTTP_IF_NONE_MATCH=as_json["ETag"])
+    assert page.status_code == 200 and b"<html" in page.content
+    not_modified = client.get(path, HTTP_ACCEPT="text/html", HTTP_IF_NONE_MATCH=as_html["ETag"])
+    assert not_modified.status_code == 304 and "Accept" in not_modified["Vary"]
+    assert client.get(path, HTTP_ACCEPT="application/json", HTTP_IF_NONE_MATCH=as_html["ETag"]).status_code == 200
