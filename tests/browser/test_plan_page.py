@@ -105,6 +105,23 @@ def test_start_follow_restart_refuse_stop_and_clear(browser, site):
     expect(page.locator("#findings .markdown").first).not_to_be_empty()
     shoot(page, "plan-running")
 
+    # Meanwhile on the front page: the run is a card, its plan row moves with it and the filters find it.
+    front = Tab(browser, site, "visitor")
+    front.page.goto(site.base_url + "/")
+    expect(front.page.locator(f".card[data-instance-id='{instance_id}']")).to_be_visible()
+    front.page.select_option("#plan-filter", "running")
+    row = front.page.locator("#plans tr[data-plan='demo']")
+    expect(row.locator(".badge").first).to_have_text("running")
+    before = row.locator(".progress-text").inner_text()
+    expect(row.locator(".progress-text")).not_to_have_text(before, timeout=15_000)
+    front.page.select_option("#plan-filter", "archived")
+    expect(front.page.locator("#plans")).to_contain_text("No plan matches.")
+    front.page.select_option("#plan-filter", "all")
+    front.page.fill("#plan-search", "demo pl")
+    expect(row).to_be_visible()
+    shoot(front.page, "index-running")
+    front.close()
+
     # The server goes down mid-run and comes back: the run never noticed, and is found again.
     done_before = api(site, "/api/plans/demo")["completed_tasks"]
     site.kill_server()

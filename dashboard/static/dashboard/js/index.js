@@ -202,6 +202,12 @@ function onEvent(event) {
   }
   if (event.type === "status_updated" && entry.status) {
     Object.assign(entry.status, progressOf(event.data));
+    // Its plan's row moves with the card (both are the same status.json).
+    const plan = known.plans.find((p) => p.name === entry.info.plan_name && !p.archived);
+    if (plan) {
+      Object.assign(plan, progressOf(event.data), { has_status: true, last_updated: event.timestamp });
+      renderPlans();
+    }
   } else if (event.type === "orchestrator_state") {
     entry.info.status = event.data.state;
     if (entry.status) entry.status.status = event.data.state;
