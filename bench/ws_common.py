@@ -116,6 +116,7 @@ class Server:
                     return
             except OSError:
                 time.sleep(0.05)
+        self.stop()  # not left running for nobody to stop
         raise RuntimeError("daphne did not start")
 
     def url(self, path: str, scheme: str = "ws") -> str:
