@@ -5,6 +5,8 @@ any other frontend would); they only decide who may see the page and whether the
 orchestrator or plan named in the URL exists, so an unknown one gets a real 404 page.
 """
 
+from functools import wraps
+
 from django.contrib.auth.views import redirect_to_login
 from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
@@ -16,23 +18,25 @@ from api.selectors.plans import plan_locate
 from orchestrator.errors import InstanceNotFound, InvalidName, PlanNotFound
 
 
-def _login_needed(request) -> bool:
-    """The REST read rule (api.permissions.may_read): a page is no more open than its data."""
-    return not may_read(request.user, **request_connection(request))
+def page(view):
+    """A dashboard page: no more open than its data (the REST read rule, api.permissions.may_read), and
+    setting the CSRF cookie that the control buttons send back as X-CSRFToken with their POSTs."""
+    @ensure_csrf_cookie
+    @wraps(view)
+    def guarded(request, *args, **kwargs):
+        if not may_read(request.user, **request_connection(request)):
+            return redirect_to_login(request.get_full_path())
+        return view(request, *args, **kwargs)
+    return guarded
 
 
-# The control buttons POST with the session cookie; Django checks X-CSRFToken against this cookie.
-@ensure_csrf_cookie
+@page
 def index(request):
-    if _login_needed(request):
-        return redirect_to_login(request.get_full_path())
     return render(request, "dashboard/index.html", {"can_control": request.user.has_perm(CONTROL_PERMISSION)})
 
 
-@ensure_csrf_cookie
+@page
 def orchestrator_detail(request, instance_id: str):
-    if _login_needed(request):
-        return redirect_to_login(request.get_full_path())
     try:
         info = orchestrator_get(layout=orchestrator_settings().layout, instance_id=instance_id)
     except (InstanceNotFound, InvalidName):
@@ -40,10 +44,8 @@ def orchestrator_detail(request, instance_id: str):
     return render(request, "dashboard/orchestrator.html", {"instance_id": instance_id, "plan_name": info.plan_name})
 
 
-@ensure_csrf_cookie
+@page
 def plan_detail(request, name: str):
-    if _login_needed(request):
-        return redirect_to_login(request.get_full_path())
     try:
         files = plan_locate(layout=orchestrator_settings().layout, name=name)
     except (PlanNotFound, InvalidName):
