@@ -8,8 +8,10 @@ from orchestrator.clock import iso_now
 from orchestrator.errors import PlanNotFound
 from orchestrator.layout import RepoLayout, check_task_id
 from orchestrator.plans import read_plan
+from orchestrator.registry import is_alive
 from orchestrator.status import StatusSnapshot, init_status, update_status
 from orchestrator.tasks import retry_task, skip_task
+from realtime.orphans import stream_orphan_change
 
 
 @dataclass(frozen=True)
@@ -64,14 +66,17 @@ def _change(*, layout, task_id, plan_name, instance_id, if_match, transition) ->
     check_task_id(task_id)
     if (plan_name is None) == (instance_id is None):
         raise TypeError("Name exactly one of plan_name and instance_id.")
-    if instance_id is not None:
-        tree, files = instance_plan_files(layout, instance_get(layout=layout, instance_id=instance_id))
+    instance = instance_get(layout=layout, instance_id=instance_id) if instance_id is not None else None
+    if instance is not None:
+        tree, files = instance_plan_files(layout, instance)
     else:
         tree, files = layout, plan_locate(layout=layout, name=plan_name)
     _ensure_status(tree, files)
     # Converted inside the lock: the written dict is shared with cached readers from then on.
     task, snapshot = update_status(files.status_path, lambda data: task_info(transition(data, iso_now()), {}),
                                    if_match=if_match)
+    if instance is not None and not is_alive(instance):
+        stream_orphan_change(layout, instance)  # no orchestrator is left to tell the pages
     return TaskChange(plan_name=files.name, task=task, snapshot=snapshot)
 
 
