@@ -175,6 +175,24 @@ def test_sse_tokens_never_reach_daphnes_access_log(daphne, served_root):
     assert "since=0&token=[redacted]" in lines[-1]
 
 
+def test_websocket_tokens_never_reach_daphnes_access_log(daphne, served_root):
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    secret = "fedcba9876543210fedcba9876543210fedcba98"
+    with connect(f"ws://127.0.0.1:{daphne.port}/api/events?token={secret}", origin="http://127.0.0.1",
+                 open_timeout=10) as ws:
+        with pytest.raises(ConnectionClosed):
+            ws.recv(timeout=10)  # an unknown token: closed with 4401, after the handshake was logged
+
+    log = served_root / "access.log"
+    deadline = time.monotonic() + 10
+    while "WSCONNECTING /api/events" not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    lines = [line for line in log.read_text().splitlines() if "/api/events" in line]
+    assert lines and all(secret not in line for line in lines), lines
+
+
 @pytest.mark.skipif(shutil.which("ss") is None, reason="needs ss (iproute2) to read a listening socket's backlog")
 def test_serve_listens_with_a_backlog_for_bursts_of_connections(served_root):
     # Found with bench/command_load.py: Twisted's default backlog of 50 dropped connections of a
