@@ -39,6 +39,9 @@ logger = logging.getLogger(__name__)
 
 # Tells EventSource how long to wait before reconnecting after the stream drops.
 RETRY_MS = 2000
+# A stream whose channel layer fails tries again after this, doubling up to the max.
+LAYER_RETRY_S = 0.5
+LAYER_RETRY_MAX_S = 5.0
 
 
 # An `event:` value is one line; a type read from a journal others may write is checked first.
@@ -116,8 +119,20 @@ async def events_sse(request, id: str):  # noqa: A002 - the path parameter's pub
 
 
 async def _receive(stream: EventStream, layer, channel: str) -> None:
+    """Layer messages into the outbox. A failing layer (Redis down) is retried, not fatal: unlike a
+    WebSocket (closed with 4503), an EventSource cannot be told to come back later, it treats an
+    error answer as final. Meanwhile the heartbeat fills the stream from the journal and renews its
+    membership, so it is live again once the layer is back."""
+    delay = LAYER_RETRY_S
     while True:
-        message = await layer.receive(channel)
+        try:
+            message = await layer.receive(channel)
+        except Exception as exc:
+            logger.debug("SSE stream: channel layer unreachable, retrying in %.1f s (%s)", delay, exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, LAYER_RETRY_MAX_S)
+            continue
+        delay = LAYER_RETRY_S
         if message.get("type") == "orchestrator.event":
             stream.offer(message["event"])
 

@@ -1,11 +1,13 @@
 """With REDIS_URL: several server processes and orchestrators share events through a real redis-server."""
 
 import asyncio
+import json
 
 import pytest
 from channels_redis.core import RedisChannelLayer
 
 from bench.ws_client import WSClient, WSClosed
+from realtime.groups import event_message, instance_group
 from realtime.publish import LayerPublisher
 
 from .conftest import INSTANCE, DaphneServer, Orchestrator, RedisServer
@@ -171,4 +173,53 @@ async def test_during_a_redis_outage_streams_close_with_4503_and_handshakes_are_
             assert closed.value.code == 4503
         assert "Traceback" not in server.log_path.read_text()
     finally:
+        redis.stop()
+
+
+async def _sse_data_lines(server, path):
+    """The `data:` payloads of an SSE response read off a plain socket (chunk-size lines skipped)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nAccept: text/event-stream\r\n\r\n".encode())
+    await reader.readuntil(b"\r\n\r\n")
+    lines = asyncio.Queue()
+
+    async def pump():
+        while line := await reader.readline():
+            if line.startswith(b"data: "):
+                lines.put_nowait(json.loads(line[6:]))
+
+    task = asyncio.ensure_future(pump())
+    return lines, task, writer
+
+
+async def test_an_open_sse_stream_outlives_a_redis_outage_and_is_live_again_after_it(instance, servers, tmp_path):
+    redis = RedisServer(tmp_path)
+    redis.start()
+    task = writer = None
+    try:
+        (server,) = servers(1, redis.url, env={"ORCHESTRATOR_WS_HEARTBEAT_S": "1"})
+        frames, task, writer = await _sse_data_lines(server, f"/api/orchestrators/{INSTANCE}/events-sse")
+        assert (await asyncio.wait_for(frames.get(), 10))["type"] == "snapshot"
+        redis.stop()
+        await asyncio.sleep(1.5)  # the stream's layer receive fails meanwhile
+        redis.start()
+        layer = redis_layer(redis.url)
+        # Never journaled, so only the live path can bring it (a heartbeat's catch-up reads the journal).
+        for event_id in range(1000, 1100):
+            event = {"id": event_id, "type": "tool_started", "timestamp": "2025-01-02T03:04:05.000Z",
+                     "instance_id": INSTANCE, "data": {"tool_id": "t", "tool_name": "Bash", "input_summary": ""}}
+            await layer.group_send(instance_group(INSTANCE), event_message(event))
+            try:
+                frame = await asyncio.wait_for(frames.get(), 0.3)
+                break
+            except asyncio.TimeoutError:
+                continue
+        else:
+            raise AssertionError("no live event reached the SSE stream after the outage")
+        assert frame["id"] >= 1000
+        assert "Traceback" not in server.log_path.read_text()
+    finally:
+        if task is not None:
+            task.cancel()
+            writer.close()
         redis.stop()
