@@ -41,7 +41,11 @@ def orchestrator_detail(request, instance_id: str):
         info = orchestrator_get(layout=orchestrator_settings().layout, instance_id=instance_id)
     except (InstanceNotFound, InvalidName):
         return _not_found(request, "orchestrator", instance_id)
-    return render(request, "dashboard/orchestrator.html", {"instance_id": instance_id, "plan_name": info.plan_name})
+    return render(request, "dashboard/orchestrator.html", {
+        "instance_id": instance_id, "plan_name": info.plan_name,
+        # Only what the buttons show; the API checks the permission again on every command.
+        "can_control": request.user.has_perm(CONTROL_PERMISSION),
+    })
 
 
 @page

@@ -262,12 +262,20 @@ def test_watch_pause_skip_resume_reconnect_and_refuse(browser, site):
     alice.shoot("index-finished")
     alice.close()
 
-    # Bob may read but not steer: the refusal is shown in words, and nothing changes.
+    # Bob may read but not steer: the controls are disabled and say why, and the API refuses him anyway.
     bob = Tab(browser, site, "bob")
     bob.sign_in(f"/orchestrators/{instance_id}/")
-    bob.page.click("[data-retry='3.3']")
-    expect(bob.page.locator("#answer")).to_contain_text("Retry 3.3 failed. Your account is not allowed to do this.")
+    expect(bob.page.locator(".summary .hint")).to_contain_text("Your account may not pause, resume, shut down")
     expect(bob.page.locator("tr[data-task-id='3.3'] .badge")).to_have_text("skipped")
+    for command in ("pause", "resume", "shutdown"):
+        expect(bob.page.locator(f"[data-command='{command}']")).to_be_disabled()
+    expect(bob.page.locator("[data-retry='3.3']")).to_have_count(0)
+    refused = bob.page.evaluate("""async (url) => {
+        const { postJSON } = await import("/static/dashboard/js/api.js");
+        try { await postJSON(url, { task_id: "3.3" }); return "accepted"; } catch (error) { return error.status; }
+    }""", f"/api/orchestrators/{instance_id}/retry-task")
+    assert refused == 403
+    bob.shoot("orchestrator-read-only")
     bob.close()
 
 

@@ -57,6 +57,22 @@ def test_orchestrator_page_names_its_instance(client, served):
         assert f'data-command="{command}"' in body
 
 
+def test_orchestrator_controls_are_disabled_with_the_reason_until_the_user_may_control(client, served, alice):
+    from django.contrib.auth.models import Permission
+
+    signed_out = client.get(f"/orchestrators/{INSTANCE_ID}/").content.decode()
+    assert re.search(r'data-command="pause" disabled>', signed_out) and "Sign in to control" in signed_out
+    assert 'data-can-control="false"' in signed_out
+    client.force_login(alice)
+    reader = client.get(f"/orchestrators/{INSTANCE_ID}/").content.decode()
+    assert re.search(r'data-command="shutdown" class="danger" disabled>', reader)
+    assert "may not pause, resume, shut down, skip or retry" in reader
+    alice.user_permissions.add(Permission.objects.get(codename="control_orchestrator"))
+    controller = client.get(f"/orchestrators/{INSTANCE_ID}/").content.decode()
+    assert 'data-can-control="true"' in controller and 'data-command="pause">' in controller
+    assert "Sign in to control" not in controller and "may not" not in controller
+
+
 def test_unknown_orchestrator_gets_an_html_404_page(client, served):
     response = client.get("/orchestrators/orch-1/")
     assert response.status_code == 404

@@ -17,13 +17,14 @@ const POLL_MS = 15000;
 
 const root = document.getElementById("orchestrator");
 const instanceId = root.dataset.instanceId;
+const canControl = root.dataset.canControl === "true"; // else the buttons stay disabled, with a hint why
 const base = `/api/orchestrators/${encodeURIComponent(instanceId)}`;
 const $ = (id) => document.getElementById(id);
 
 let view = null; // the REST status shape (OrchestratorStatusSerializer)
 let updates = 0; // bumped by every stream update, so a slower REST answer cannot overwrite a newer state
 const tools = new Map(); // tool_id -> feed row of a call still running
-const taskTable = new TaskTable($("tasks"));
+const taskTable = new TaskTable($("tasks"), { actions: canControl });
 const insight = new RunInsight($("insight"));
 insight.setRun(instanceId); // a run is recorded under its orchestrator's id
 
@@ -49,9 +50,14 @@ function renderState() {
   const state = view.status;
   $("state").replaceWith(Object.assign(badge(state), { id: "state" }));
   // Buttons follow the known state; a race the page cannot see still gets the API's 409, shown in words.
-  document.querySelector('[data-command="pause"]').disabled = state !== "running";
-  document.querySelector('[data-command="resume"]').disabled = state !== "paused";
-  document.querySelector('[data-command="shutdown"]').disabled = ["stopping", "stopped", "crashed"].includes(state);
+  document.querySelector('[data-command="pause"]').disabled = !canControl || state !== "running";
+  document.querySelector('[data-command="resume"]').disabled = !canControl || state !== "paused";
+  document.querySelector('[data-command="shutdown"]').disabled = !canControl ||
+    ["stopping", "stopped", "crashed"].includes(state);
+  if (stopAnnounced && ["stopped", "crashed"].includes(state)) {
+    stopAnnounced = false;
+    showAnswer($("answer"), `The orchestrator has ${state}. To run the plan again, use Start on its plan page.`);
+  }
   renderHeartbeat();
 }
 
@@ -199,8 +205,12 @@ function showError(text) {
   showAnswer($("answer"), text, true);
 }
 
+// "Shutdown: stopping after task 2.2" is true until the run stops; then renderState says so instead.
+let stopAnnounced = false;
+
 async function send(label, url, payload) {
   const answer = await sendCommand($("answer"), label, url, payload);
+  if (answer && url.endsWith("/shutdown")) stopAnnounced = true;
   if (answer?.state && view) {
     view.status = answer.state;
     renderState();
@@ -214,7 +224,7 @@ document.querySelector(".controls").addEventListener("click", async (click) => {
   if (command === "shutdown") {
     const choice = await confirmDialog({
       title: "Shut down this orchestrator?",
-      text: "It stops after the current task; it can be started again later with the same plan.",
+      text: "It stops after the current task. To run the plan again later, use Start on its plan page.",
       force: true,
     });
     if (choice) send(choice.force ? "Forced shutdown" : "Shutdown", `${base}/shutdown`, { force: choice.force });

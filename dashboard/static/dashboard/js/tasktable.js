@@ -1,7 +1,7 @@
 // The phases list and the task table, drawn the same way on the orchestrator page and the plan page.
 
 import { money, tokensText, usageTitle } from "./insight/figures.js";
-import { badge, clockTime, duration, el, progressBar, secondsSince } from "./ui.js";
+import { badge, clockTime, duration, el, inlineMarkdown, progressBar, secondsSince } from "./ui.js";
 
 const COLUMNS = 8;
 
@@ -61,7 +61,7 @@ export class TaskTable {
       ? el("span", { class: "error-text" }, task.last_error)
       : task.skip_reason ? `Skipped: ${task.skip_reason}` : "";
     const row = el("tr", { dataset: { taskId: task.id } },
-      el("td", { dataset: { label: "Task" } }, el("div", {}, el("strong", {}, task.id), el("span", { class: "desc" }, task.description))),
+      el("td", { dataset: { label: "Task" } }, el("div", {}, el("strong", {}, task.id), el("span", { class: "desc" }, inlineMarkdown(task.description)))),
       el("td", { dataset: { label: "Status" } }, badge(task.status)),
       el("td", { class: "num", dataset: { label: "Started" } }, clockTime(task.started_at)),
       durationCell(task),

@@ -16,6 +16,25 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+// Inline markdown of a task description (`code`, **bold**, *emphasis*) as DOM nodes; the text is
+// never parsed as HTML, so nothing in it can reach the page as markup.
+const INLINE = /(`+)([\s\S]+?)\1(?!`)|\*\*(?=\S)([\s\S]*?\S)\*\*|(?<![\w*])\*(?=[^\s*])([^*]*?[^\s*])\*(?![\w*])/g;
+
+export function inlineMarkdown(text) {
+  const source = String(text ?? "");
+  const nodes = [];
+  let last = 0;
+  for (const match of source.matchAll(INLINE)) {
+    nodes.push(source.slice(last, match.index));
+    if (match[1]) nodes.push(el("code", {}, match[2]));
+    else if (match[3]) nodes.push(el("strong", {}, ...inlineMarkdown(match[3])));
+    else nodes.push(el("em", {}, match[4]));
+    last = match.index + match[0].length;
+  }
+  nodes.push(source.slice(last));
+  return nodes.filter((node) => node !== "");
+}
+
 export function badge(text, kind = text) {
   return el("span", { class: `badge ${kind}` }, String(text).replace("_", " "));
 }
