@@ -13,7 +13,7 @@ from .conf import orchestrator_settings
 from .indexing import plan_index_sync
 from .models import AuditEntry, FindingRecord, OrchestratorRecord, PhaseRecord, PlanRecord, TaskRecord
 from .permissions import may_view_audit
-from .rendering import render_markdown
+from .rendering import render_inline_markdown, render_markdown
 
 
 @admin.register(AuditEntry)
@@ -42,8 +42,8 @@ class AuditEntryAdmin(admin.ModelAdmin):
         return False
 
 
-# Status -> short label; api/static/api/admin-index.css colours each as .status-<status>.
-STATUS_LABELS = {"completed": "done", "in_progress": "running", "failed": "failed", "skipped": "skipped",
+# Status -> label, the dashboard's words; api/static/api/admin-index.css colours each as .status-<status>.
+STATUS_LABELS = {"completed": "completed", "in_progress": "in progress", "failed": "failed", "skipped": "skipped",
                  "pending": "pending"}
 
 
@@ -53,7 +53,7 @@ def _progress_bar(percent: float):
 
 
 def _counts(record):
-    """"12 done · 1 failed · 30 pending": only the statuses that occur, in a fixed order."""
+    """"12 completed · 1 failed · 30 pending": only the statuses that occur, in a fixed order."""
     parts = ((status, count, label) for status, label in STATUS_LABELS.items() if (count := getattr(record, status)))
     return format_html_join(" · ", '<span class="status-{}">{} {}</span>', parts) or "no tasks"
 
@@ -143,9 +143,13 @@ class PhaseInline(_IndexInline):
 class TaskInline(_IndexInline):
     model = TaskRecord
     fields = readonly_fields = (
-        "task_id", "description", "status_label", "started_at", "completed_at", "duration",
+        "task_id", "task_description", "status_label", "started_at", "completed_at", "duration",
         "retry_count", "problem",
     )
+
+    @admin.display(description="Description")
+    def task_description(self, obj):
+        return render_inline_markdown(obj.description)
 
     @admin.display(description="Status")
     def status_label(self, obj):

@@ -1,4 +1,5 @@
-"""Findings markdown to HTML an admin page can show: agents write findings, so their HTML is never trusted."""
+"""Findings and task descriptions, markdown to HTML an admin page can show: agents and plan authors write them,
+so their HTML is never trusted."""
 
 from urllib.parse import urlsplit
 
@@ -36,3 +37,13 @@ def render_markdown(text: str) -> SafeString:
     # A second, allow-list pass (ammonia) in case an extension ever lets markup through: this HTML
     # is inserted into the dashboard and the admin as is.
     return mark_safe(nh3.clean(html))  # noqa: S308 -- raw HTML and unsafe URLs removed, then sanitised
+
+
+# A task description is one line: code, emphasis and nothing that could change the page's layout.
+INLINE_TAGS = {"code", "strong", "em"}
+
+
+def render_inline_markdown(text: str) -> SafeString:
+    """`code`, **bold** and *emphasis* of one line; anything else (links, raw HTML) stays text."""
+    html = markdown.markdown(text, extensions=[_EscapeHtml()])
+    return mark_safe(nh3.clean(html, tags=INLINE_TAGS).strip())  # noqa: S308 -- sanitised to three tags

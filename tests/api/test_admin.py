@@ -47,7 +47,7 @@ def test_plan_list_shows_every_plan_with_progress_and_counts(corpus, staff_clien
     html = response.content.decode()
     assert "Alpha rollout" in html and "Beta cleanup" in html
     assert '<progress value="33.3" max="100">' in html
-    assert "1 done" in html and "1 failed" in html and "1 pending" in html
+    assert "1 completed" in html and "1 failed" in html and "1 pending" in html  # the dashboard's words
     assert "Phase 1: Setup" in html
 
 
@@ -80,6 +80,16 @@ def test_plan_page_shows_phases_tasks_and_rendered_findings(corpus, staff_client
     assert re.search(r'class="field-retry_count">\s*<p>3</p>', html)
     assert "<h1>Bridge review</h1>" in html and "<em>works</em>" in html
     assert "<script>alert" not in html and "&lt;script&gt;alert" in html
+
+
+def test_task_descriptions_render_their_inline_markdown_and_nothing_else(corpus, staff_client):
+    corpus.plan("gamma", {"Only": ["1.1 Add `GET /health` and **document** it <b>raw</b> [x](javascript:alert(1))"]})
+    staff_client.get(PLANS)
+
+    html = staff_client.get(plan_url("gamma")).content.decode()
+
+    cell = re.search(r'class="field-task_description">\s*<p>(.*?)</p>', html).group(1)
+    assert cell == "Add <code>GET /health</code> and <strong>document</strong> it &lt;b&gt;raw&lt;/b&gt; x"
 
 
 def test_admin_pages_pick_up_file_changes_without_a_manual_sync(corpus, staff_client):
