@@ -138,6 +138,13 @@ def test_a_failing_probe_is_an_unreachable_orchestrator(sock):
     assert prober.reply(sock, 1.0) is None
 
 
+def test_a_path_that_names_no_file_is_still_a_key():
+    prober = StatusProber(lambda path, timeout: {"paused": True}, clock=Clock())
+
+    assert prober.reply("\0abstract-socket", 1.0) == {"paused": True}
+    prober.forget("\0abstract-socket")  # and no error either
+
+
 def wait_for(condition, timeout: float = 5.0) -> bool:
     done = threading.Event()
     deadline = threading.Timer(timeout, done.set)
