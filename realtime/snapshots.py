@@ -40,13 +40,23 @@ def _instance_snapshot(instance_id: str, cursor: int | None) -> dict:
     return control_frame("snapshot", instance_id, {"status": data, "error": error, "last_event_id": cursor})
 
 
+# A frame must stay under daphne's 1 MiB WebSocket message limit (about 400 bytes an entry), and a
+# registry anyone may write can hold thousands of finished runs; the full list is one REST call away.
+DASHBOARD_SNAPSHOT_MAX = 500
+
+
 def _dashboard_snapshot() -> dict:
     try:
         instances = orchestrator_list(layout=orchestrator_settings().layout)
-        data, error = OrchestratorSerializer(instances, many=True).data, None
+        error = None
     except OrchestratorError as exc:
-        data, error = [], {"code": exc.code, "message": exc.message}
-    return control_frame("snapshot", None, {"orchestrators": data, "error": error})
+        instances, error = [], {"code": exc.code, "message": exc.message}
+    # Live instances first, then the newest finished ones.
+    instances.sort(key=lambda info: info.started_at.timestamp() if info.started_at else 0.0, reverse=True)
+    instances.sort(key=lambda info: not info.is_alive)
+    shown = instances[:DASHBOARD_SNAPSHOT_MAX]
+    return control_frame("snapshot", None, {"orchestrators": OrchestratorSerializer(shown, many=True).data,
+                                            "omitted": len(instances) - len(shown), "error": error})
 
 
 async def instance_known(instance_id: str) -> bool:

@@ -212,3 +212,28 @@ async def test_a_malformed_since_closes_with_4400_and_joins_no_group(instance, p
     await comm.wait(3)
     layer = get_channel_layer()
     assert not layer.groups
+
+
+async def test_all_instances_snapshot_stays_one_bounded_frame_with_live_instances_first(repo):
+    """A registry anyone may write can hold thousands of finished runs; the first frame must still fit
+    daphne's 1 MiB message limit, lead with what is live and say how many it left to REST."""
+    import subprocess
+
+    from realtime.snapshots import DASHBOARD_SNAPSHOT_MAX
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    finished = [repo.instance(id=f"orch-{1700000000000 + n}", pid=gone.pid, status="stopped",
+                              started_at=f"2025-01-01T00:{n // 60 % 60:02d}:{n % 60:02d}Z")
+                for n in range(DASHBOARD_SNAPSHOT_MAX + 200)]
+    repo.registry([*finished, repo.instance(id=INSTANCE, started_at="2024-01-01T00:00:00Z")])
+
+    comm = await connected("/api/events")
+    snapshot = await comm.receive_json_from(5)
+
+    listed = snapshot["data"]["orchestrators"]
+    assert len(listed) == DASHBOARD_SNAPSHOT_MAX
+    assert snapshot["data"]["omitted"] == 201
+    assert listed[0]["id"] == INSTANCE  # live, though the oldest
+    assert listed[1]["started_at"] >= listed[-1]["started_at"]  # then the newest finished ones
+    await comm.disconnect()
