@@ -6,9 +6,13 @@ orchestrator or plan named in the URL exists, so an unknown one gets a real 404 
 """
 
 from functools import wraps
+from pathlib import Path
 
 from django.contrib.auth.views import redirect_to_login
+from django.http import HttpResponse
 from django.shortcuts import render
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import require_safe
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from api.conf import orchestrator_settings
@@ -67,3 +71,13 @@ def plan_detail(request, name: str):
 def _not_found(request, kind: str, name: str):
     # Rendered here rather than raised: the site's handler404 answers JSON for API clients.
     return render(request, "dashboard/not_found.html", {"kind": kind, "name": name}, status=404)
+
+
+FAVICON = Path(__file__).resolve().parent / "static" / "dashboard" / "favicon.ico"
+
+
+@require_safe
+@cache_control(max_age=86400, public=True)
+def favicon(request):
+    """Browsers ask /favicon.ico of every page, the admin's and the API's included: our own small icon, not a 404."""
+    return HttpResponse(FAVICON.read_bytes(), content_type="image/x-icon")

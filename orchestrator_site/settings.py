@@ -152,6 +152,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# ISO-like times with seconds in the admin and templates (orchestrator_site/formats/en).
+FORMAT_MODULE_PATH = ["orchestrator_site.formats"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"

@@ -9,6 +9,7 @@ from drf_spectacular.views import (
 )
 
 from api.views.reference import OfflineRedocView, redoc_bundle
+from dashboard.views import favicon
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -20,6 +21,7 @@ urlpatterns = [
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("redoc", OfflineRedocView.as_view(url_name="schema"), name="redoc"),
     path("redoc/redoc.standalone.js", redoc_bundle, name="redoc-bundle"),
+    path("favicon.ico", favicon, name="favicon"),
     path("", include("dashboard.urls")),
     path("", include("api.urls")),
     path("", include("notifications.urls")),
