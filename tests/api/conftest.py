@@ -17,15 +17,19 @@ from orchestrator.ipc import IPCServer
 
 @pytest.fixture
 def repo_root(repo, settings):
-    """The fixture repository, served by the API; IPC deadlines short so failure tests stay fast."""
-    settings.ORCHESTRATOR = {**settings.ORCHESTRATOR, "REPO_ROOT": str(repo.root), "IPC_TIMEOUT": 0.5}
+    """The fixture repository, served by the API.
+
+    IPC deadlines are generous so an answering server is never missed on a loaded machine; a test
+    of a stuck orchestrator sets a short one itself and holds its server's reply past it.
+    """
+    settings.ORCHESTRATOR = {**settings.ORCHESTRATOR, "REPO_ROOT": str(repo.root), "IPC_TIMEOUT": 10.0}
     return repo
 
 
 @pytest.fixture
 def open_reads(repo_root, settings):
     """The fixture repository served with reads open to anonymous clients (as on a loopback DEBUG server)."""
-    settings.ORCHESTRATOR = {**settings.ORCHESTRATOR, "READS_REQUIRE_AUTH": "0", "STATUS_IPC_TIMEOUT": 0.3}
+    settings.ORCHESTRATOR = {**settings.ORCHESTRATOR, "READS_REQUIRE_AUTH": "0", "STATUS_IPC_TIMEOUT": 10.0}
     return repo_root
 
 

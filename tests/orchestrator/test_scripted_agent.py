@@ -3,7 +3,6 @@
 import json
 import signal
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -76,11 +75,11 @@ def test_fail_mode_reports_a_failed_tool_an_error_result_and_exit_1(tmp_path):
 
 
 def test_hang_mode_dies_on_sigterm_when_the_runner_times_out(tmp_path):
-    began = time.monotonic()
-    result, events = run_agent(tmp_path, "--mode", "hang", timeout=0.5)
+    # The timeout must outlast the agent's start on a loaded machine, or it is killed before its
+    # first tool call. Dying of SIGTERM (not the SIGKILL that follows KILL_GRACE_S) is the check.
+    result, events = run_agent(tmp_path, "--mode", "hang", timeout=3)
 
     assert result.timed_out and result.exit_code == -signal.SIGTERM
-    assert time.monotonic() - began < 3
     assert [(e.type, e.data["success"] if e.type == "tool_completed" else None) for e in events] == [
         ("tool_started", None), ("tool_completed", False)]
     assert not (tmp_path / "findings").exists()
