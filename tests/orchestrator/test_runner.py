@@ -14,8 +14,13 @@ import pytest
 
 from orchestrator.events import EventBus, EventType
 from orchestrator.runner import DEFAULT_AGENT_CMD, AgentRunner, summarize_input
+from tests.engine_support import wait_until
 
-pytestmark = pytest.mark.timeout(20)
+pytestmark = pytest.mark.timeout(30)
+# A deadline the agent's start fits in on a loaded machine, and a bound that only tells "stopped
+# early" from "ran its 60 s sleep to the end" (not a speed figure).
+START_S = 2.0
+SLEEP_BOUND_S = 20
 
 PRELUDE = '''
 import json, os, signal, subprocess, sys, time
@@ -242,10 +247,11 @@ def test_timeout_kills_the_whole_process_group_including_grandchildren(agent, bu
         time.sleep(60)
     ''')
     began = time.monotonic()
-    result = AgentRunner(argv, instance_id="i", bus=bus, timeout=0.5, kill_grace=1.0).run("p")
-    assert time.monotonic() - began < 4
+    # The timeout outlasts the agent's start on a loaded machine, so the grandchild exists when it fires.
+    result = AgentRunner(argv, instance_id="i", bus=bus, timeout=START_S, kill_grace=1.0).run("p")
+    assert time.monotonic() - began < SLEEP_BOUND_S
     assert result.timed_out and not result.killed and not result.success
-    assert result.error == "agent timed out after 0.5 s"
+    assert result.error == f"agent timed out after {START_S:g} s"
     assert is_gone(int(pid_file.read_text()))
     assert tool_events(bus)[-1] == ("tool_completed", {
         "tool_id": "t1", "tool_name": "Bash", "duration": tool_events(bus)[-1][1]["duration"], "success": False})
@@ -258,9 +264,10 @@ def test_an_agent_ignoring_sigterm_gets_sigkill_after_the_grace_period(agent):
         time.sleep(60)
     ''')
     began = time.monotonic()
-    result = AgentRunner(argv, instance_id="i", timeout=0.3, kill_grace=0.4).run("p")
+    # A SIGTERM before the agent ignores it would end it with -15: the timeout outlasts its start.
+    result = AgentRunner(argv, instance_id="i", timeout=START_S, kill_grace=0.4).run("p")
     assert result.timed_out and result.exit_code == -9
-    assert 0.6 <= time.monotonic() - began < 4
+    assert START_S + 0.4 <= time.monotonic() - began < SLEEP_BOUND_S
 
 
 def test_kill_from_another_thread_stops_the_run(agent, tmp_path):
@@ -271,12 +278,14 @@ def test_kill_from_another_thread_stops_the_run(agent, tmp_path):
     ''')
     runner = AgentRunner(argv, instance_id="i", kill_grace=1.0)
     assert runner.kill() is False  # nothing running yet
-    killer = threading.Timer(0.5, runner.kill)
+    # Killed once the agent is up (its grandchild's pid is written), however long its start takes.
+    killer = threading.Thread(target=lambda: wait_until(lambda: pid_file.exists() and pid_file.read_text(),
+                                                        message="the grandchild's pid") and runner.kill())
     killer.start()
     began = time.monotonic()
     result = runner.run("p")
     killer.join()
-    assert time.monotonic() - began < 4
+    assert time.monotonic() - began < SLEEP_BOUND_S
     assert result.killed and not result.timed_out and not result.success
     assert result.error == "agent was killed"
     assert is_gone(int(pid_file.read_text()))
@@ -291,7 +300,7 @@ def test_background_children_holding_the_pipes_do_not_outlive_the_agent(agent, t
     began = time.monotonic()
     result = AgentRunner(argv, instance_id="i", kill_grace=1.0).run("p")
     assert result.success and result.exit_code == 0
-    assert time.monotonic() - began < 4
+    assert time.monotonic() - began < SLEEP_BOUND_S
     assert is_gone(int(pid_file.read_text()))
 
 
