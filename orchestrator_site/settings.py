@@ -257,7 +257,7 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "api.schema.OrchestratorAutoSchema",
     "EXCEPTION_HANDLER": "api.exceptions.exception_handler",
     "DEFAULT_PAGINATION_CLASS": None,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -268,7 +268,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": (
         "Watch and steer plan orchestrators: list instances, read plans, tasks and "
         "findings, pause, resume, shut down, skip or retry tasks. Real-time events are "
-        "served over WebSocket and Server-Sent Events (see the Events tag)."
+        "served over WebSocket and Server-Sent Events (see the Events tag).\n\n"
+        "Who may call what: reads (GET) need no sign-in from this machine on a development server "
+        "(DJANGO_DEBUG=1, as scripts/start runs it) or anywhere with ORCHESTRATOR_READS_REQUIRE_AUTH=0; "
+        "otherwise a token (`Authorization: Token <key>`) or a signed-in session. Commands always need "
+        "a user holding the permission each one names; the audit trail and webhooks say theirs."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,

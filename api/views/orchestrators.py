@@ -21,17 +21,17 @@ _ERRORS = {400: BAD_NAME, 404: NOT_FOUND, 503: UNAVAILABLE}
 
 @extend_schema_view(
     list=extend_schema(summary="List orchestrators",
-                       description="Every instance in .claude/orchestrator-registry.json, with whether its pid is "
-                                   "alive and its heartbeat stale.",
+                       description="Every orchestrator in .claude/orchestrator-registry.json, with whether its "
+                                   "process is running and whether its heartbeat is late (stale).",
                        responses={200: OrchestratorSerializer(many=True), 503: UNAVAILABLE}),
     retrieve=extend_schema(summary="Get an orchestrator", parameters=[INSTANCE_ID],
                            responses={200: OrchestratorSerializer, **_ERRORS}),
 )
 @extend_schema(tags=["Orchestrators"])
 class OrchestratorViewSet(OrchestratorCommandsMixin, OrchestratorInsightMixin, ViewSet):
-    """Registered orchestrator instances. Answers depend on the clock, live pids and IPC, so they are reused briefly.
+    """Orchestrators registered in this repository. Their state is live: an answer is at most half a second old.
 
-    The commands (pause, resume, shutdown, skip-task, retry-task) come from OrchestratorCommandsMixin.
+    An orchestrator is steered with POST `pause`, `resume`, `shutdown`, `skip-task` or `retry-task`.
     """
 
     lookup_field = "id"
@@ -46,9 +46,9 @@ class OrchestratorViewSet(OrchestratorCommandsMixin, OrchestratorInsightMixin, V
             orchestrator_get(layout=repo_layout(), instance_id=id)).data)
 
     @extend_schema(summary="Get an orchestrator's live status",
-                   description="The seed's OrchestratorStatus with the plan's tasks and per-phase counts. `paused` "
-                               "is asked of the orchestrator over IPC with a short timeout "
-                               "(ORCHESTRATOR_STATUS_IPC_TIMEOUT); `crashed` means its pid is gone.",
+                   description="The orchestrator's state with its plan's tasks and per-phase counts. Whether it "
+                               "is paused is asked of the orchestrator itself, which has a short time to answer "
+                               "(ORCHESTRATOR_STATUS_IPC_TIMEOUT); `crashed` means its process is gone.",
                    parameters=[INSTANCE_ID], responses={200: OrchestratorStatusSerializer, **_ERRORS})
     @action(detail=True, methods=["get"], url_path="status")
     def status(self, request, id: str):

@@ -59,7 +59,7 @@ class PlanViewSet(PlanTaskCommandsMixin, PlanInsightMixin, ViewSet):
         return cached_read(request, key=("plan", name), compute=compute)
 
     @extend_schema(summary="Get a plan's status",
-                   description="The plan with every task (TaskInfo) and per-phase counts. Without status.json the "
+                   description="The plan with every task and per-phase counts. Without status.json the "
                                "tasks come from the markdown: checked items completed, the rest pending. "
                                + CONDITIONAL,
                    parameters=[PLAN_NAME], responses={200: PlanStatusSerializer, **PLAN_ERRORS})

@@ -53,7 +53,7 @@ export interface paths {
         };
         /**
          * List orchestrators
-         * @description Every instance in .claude/orchestrator-registry.json, with whether its pid is alive and its heartbeat stale.
+         * @description Every orchestrator in .claude/orchestrator-registry.json, with whether its process is running and whether its heartbeat is late (stale).
          */
         get: operations["api_orchestrators_list"];
         put?: never;
@@ -77,9 +77,9 @@ export interface paths {
         };
         /**
          * Get an orchestrator
-         * @description Registered orchestrator instances. Answers depend on the clock, live pids and IPC, so they are reused briefly.
+         * @description Orchestrators registered in this repository. Their state is live: an answer is at most half a second old.
          *
-         *     The commands (pause, resume, shutdown, skip-task, retry-task) come from OrchestratorCommandsMixin.
+         *     An orchestrator is steered with POST `pause`, `resume`, `shutdown`, `skip-task` or `retry-task`.
          */
         get: operations["api_orchestrators_retrieve"];
         put?: never;
@@ -275,7 +275,7 @@ export interface paths {
         };
         /**
          * Get an orchestrator's live status
-         * @description The seed's OrchestratorStatus with the plan's tasks and per-phase counts. `paused` is asked of the orchestrator over IPC with a short timeout (ORCHESTRATOR_STATUS_IPC_TIMEOUT); `crashed` means its pid is gone.
+         * @description The orchestrator's state with its plan's tasks and per-phase counts. Whether it is paused is asked of the orchestrator itself, which has a short time to answer (ORCHESTRATOR_STATUS_IPC_TIMEOUT); `crashed` means its process is gone.
          */
         get: operations["api_orchestrators_status_retrieve"];
         put?: never;
@@ -435,7 +435,7 @@ export interface paths {
         };
         /**
          * Get a plan's status
-         * @description The plan with every task (TaskInfo) and per-phase counts. Without status.json the tasks come from the markdown: checked items completed, the rest pending. Answers carry a strong ETag and Last-Modified; send If-None-Match (or If-Modified-Since) to get 304 Not Modified while nothing changed.
+         * @description The plan with every task and per-phase counts. Without status.json the tasks come from the markdown: checked items completed, the rest pending. Answers carry a strong ETag and Last-Modified; send If-None-Match (or If-Modified-Since) to get 304 Not Modified while nothing changed.
          */
         get: operations["api_plans_status_retrieve"];
         put?: never;
