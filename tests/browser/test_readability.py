@@ -1,11 +1,13 @@
-"""What a task table and a shutdown read like: errors in lines of words, descriptions' inline markdown, notices that end."""
+"""What the pages read like: errors in lines of words, descriptions' inline markdown, notices that end, a dark
+theme when the system asks for one, and the orchestrator page's keyboard shortcuts."""
 
+import re
 import time
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.test_dashboard import ARTIFACTS, PLAN, Site, Tab, browser  # noqa: F401  (browser: a fixture)
+from tests.browser.test_dashboard import ARTIFACTS, PASSWORD, Site, Tab, browser  # noqa: F401  (browser: a fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -60,6 +62,27 @@ def test_the_shutdown_notice_ends_with_the_run_and_points_to_start(browser, site
     page.locator("#orchestrators a[href^='/orchestrators/']").first.click()
     expect(page.locator("#state")).to_have_text("running")
 
+    # Keyboard: ? for help, j/k between tasks, p to pause and resume.
+    page.keyboard.press("?")
+    expect(page.locator("#shortcuts")).to_be_visible()
+    expect(page.locator("#shortcuts")).to_contain_text("Pause, or resume a paused run")
+    page.keyboard.press("Escape")
+    expect(page.locator("#shortcuts")).to_be_hidden()
+    rows = page.locator("#tasks tbody tr[data-task-id]")
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    expect(rows.nth(1)).to_have_class(re.compile(r"\bselected\b"))
+    page.keyboard.press("k")
+    expect(rows.nth(0)).to_have_class(re.compile(r"\bselected\b"))
+    expect(page.locator("#tasks tr.selected")).to_have_count(1)
+    page.keyboard.press("p")
+    expect(page.locator("#state")).to_have_text(re.compile("paused|stopping"))
+    expect(page.locator("#answer")).to_contain_text("Pause:")
+    expect(page.locator("#state")).to_have_text("paused", timeout=30_000)
+    page.keyboard.press("p")
+    expect(page.locator("#answer")).to_contain_text("Resume:")
+    expect(page.locator("#state")).to_have_text("running")
+
     page.click("[data-command='shutdown']")
     expect(page.locator("#confirm-text")).to_contain_text("use Start on its plan page")
     page.click("#confirm-ok")
@@ -69,3 +92,26 @@ def test_the_shutdown_notice_ends_with_the_run_and_points_to_start(browser, site
         "The orchestrator has stopped. To run the plan again, use Start on its plan page.")
     tab.shoot("orchestrator-shut-down")
     tab.close()
+
+
+def test_the_pages_follow_a_dark_system_theme(browser, site):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme="dark")
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    page.goto(site.base_url + "/accounts/login/?next=/plans/docs/")
+    page.fill("input[name=username]", "alice")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page.locator("tr[data-task-id='1.1'] .error-text")).to_be_visible()
+    colours = page.evaluate("""() => {
+        const of = (selector, property) => getComputedStyle(document.querySelector(selector))[property];
+        return { page: of("body", "backgroundColor"), text: of("main", "color"),
+                 card: of(".summary", "backgroundColor"), button: of("#start", "backgroundColor") };
+    }""")
+    luminance = lambda rgb: sum(int(part) for part in re.findall(r"\d+", rgb)[:3]) / 3  # noqa: E731
+    assert luminance(colours["page"]) < 60 and luminance(colours["card"]) < 60, colours
+    assert luminance(colours["text"]) > 180, colours
+    page.screenshot(path=ARTIFACTS / "plan-dark-1280.png", full_page=True)
+    page.set_viewport_size({"width": 390, "height": 900})
+    page.screenshot(path=ARTIFACTS / "plan-dark-390.png", full_page=True)
+    context.close()

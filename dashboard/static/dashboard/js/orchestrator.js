@@ -5,6 +5,7 @@ import { getJSON } from "./api.js";
 import { sendCommand, showAnswer } from "./answer.js";
 import { confirmDialog } from "./dialog.js";
 import { RunInsight } from "./insight/panel.js";
+import { installShortcuts } from "./shortcuts.js";
 import { EventSocket, showConnection } from "./stream.js";
 import { statusOf } from "./status.js";
 import { renderPhases as drawPhases, TaskTable, tickDurations } from "./tasktable.js";
@@ -266,6 +267,13 @@ new EventSocket(`${base}/events`, {
   },
   onStatus: (state, details) => showConnection(connection, state, details),
 }).start();
+
+installShortcuts({
+  table: $("tasks"),
+  pause: document.querySelector('[data-command="pause"]'),
+  resume: document.querySelector('[data-command="resume"]'),
+  help: $("shortcuts"),
+});
 
 reload();
 loadToolHistory();
