@@ -205,8 +205,34 @@ def test_orchestrators_say_clearly_when_an_instance_is_dead(trio):
         orchestrators(trio, "stop", "orch-7")
 
 
+def test_orchestrators_list_shows_the_progress_of_stopped_and_crashed_instances(trio):
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()
+    trio.status("trio", states={"1.1": "completed", "1.2": "completed", "2.1": "failed"})
+    trio.registry([trio.instance(id="orch-44", pid=int(gone), plan_path="docs/plans/trio.md", status="stopped"),
+                   trio.instance(id="orch-45", pid=int(gone), plan_path="docs/plans/trio.md", status="crashed"),
+                   trio.instance(id="orch-46", pid=int(gone), plan_path="docs/plans/none.md", status="stopped")])
+
+    rows = {line.split()[0]: line for line in orchestrators(trio, "list").splitlines()[1:]}
+
+    assert "2/5 40%" in rows["orch-44"] and "stopped" in rows["orch-44"]
+    assert "2/5 40%" in rows["orch-45"] and "crashed" in rows["orch-45"]
+    assert rows["orch-46"].split()[3] == "-"  # no status file: nothing to count
+    listed = {row["id"]: row for row in json.loads(orchestrators(trio, "list", "--json"))}
+    assert (listed["orch-44"]["completed"], listed["orch-44"]["total"]) == (2, 5)
+
+
 def test_orchestrators_report_an_unreachable_socket(trio):
     trio.registry([trio.instance(id="orch-43", socket_path="/tmp/oe-missing.sock")])  # our own, live pid
     assert "unreachable" in orchestrators(trio, "list")
     with pytest.raises(CommandError, match="orch-43 .* is unreachable"):
         orchestrators(trio, "stop", "orch-43")
+
+
+def test_every_option_of_orchestrate_has_help_text():
+    from api.management.commands.orchestrate import Command
+
+    parser = Command().create_parser("manage.py", "orchestrate")
+    undocumented = [action.option_strings or [action.dest] for action in parser._actions
+                    if action.help in (None, "") and action.dest != "help"]
+    assert undocumented == []

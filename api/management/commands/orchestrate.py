@@ -71,8 +71,10 @@ class Command(BaseCommand):
         parser.add_argument("--plain", action="store_true", help="Log lines instead of the live display.")
         parser.add_argument("--api-server", action="store_true", help="Also serve the API in this process.")
         parser.add_argument("--api-only", action="store_true", help="Serve the API without orchestrating.")
-        parser.add_argument("--api-port", type=int, default=8000)
-        parser.add_argument("--api-host", default="127.0.0.1")
+        parser.add_argument("--api-port", type=int, default=8000,
+                            help="Port of the API served with --api-server or --api-only (8000).")
+        parser.add_argument("--api-host", default="127.0.0.1",
+                            help="Address it listens on (127.0.0.1: this machine only).")
 
     def handle(self, *args, **options):
         # watchfiles logs every change it sees at INFO: one line per status write drowns the progress.

@@ -7,10 +7,11 @@ from django.core.management.base import BaseCommand, CommandError
 
 from api.conf import orchestrator_settings
 from orchestrator.clock import parse_iso, utc_now
-from orchestrator.errors import OrchestratorError, OrchestratorUnavailable
+from orchestrator.errors import InvalidName, OrchestratorError, OrchestratorUnavailable, StatusFileCorrupt
 from orchestrator.ipc import send_command
 from orchestrator.layout import RepoLayout
 from orchestrator.registry import Instance, Registry, instance_state, is_alive, is_stale
+from orchestrator.status import read_status
 
 ACTIVE = ("running", "stopping")
 
@@ -50,7 +51,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, action, repo_root=None, **options):
         root = Path(repo_root).resolve() if repo_root else orchestrator_settings().repo_root
-        self.registry = Registry(RepoLayout.at(root).registry_path)
+        self.layout = RepoLayout.at(root)
+        self.registry = Registry(self.layout.registry_path)
         self.timeout = orchestrator_settings().ipc_timeout
         try:
             if action == "list":
@@ -97,7 +99,21 @@ class Command(BaseCommand):
                 row["state"] = "unreachable"
         else:
             row["state"] = instance.status
+        if row.get("total") is None:
+            row.update(self._progress_on_disk(instance))
         return row
+
+    def _progress_on_disk(self, instance: Instance) -> dict:
+        """A stopped, crashed or unreachable instance cannot say: its plan's status.json can."""
+        try:
+            snapshot = read_status(self.layout.instance_plan(plan_path=instance.plan_path,
+                                                             worktree_path=instance.worktree_path).status_file)
+        except (InvalidName, StatusFileCorrupt, OSError):
+            return {}
+        if snapshot is None:
+            return {}
+        counts = snapshot.counts
+        return {"progress": snapshot.progress_percent, "completed": counts["completed"], "total": counts["total"]}
 
     def _list(self, *, as_json: bool) -> None:
         now = utc_now()
