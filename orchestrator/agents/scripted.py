@@ -19,6 +19,8 @@ Modes:
 Environment (for engine tests, whose command template is fixed for a whole plan):
     SCRIPTED_AGENT_FAIL_TASKS="1.2,2.1"   per-task mode; also SCRIPTED_AGENT_HANG_TASKS and
                                           SCRIPTED_AGENT_GARBAGE_TASKS
+    SCRIPTED_AGENT_FAIL_ONCE_TASKS="1.2"  fail a task's first attempt only: an attempt after one whose
+                                          findings say failed succeeds (the demo's task to Retry)
     SCRIPTED_AGENT_MODE=fail              mode for every other task
     SCRIPTED_AGENT_DELAY=0                default for --delay
 --mode beats the per-task lists, which beat SCRIPTED_AGENT_MODE. The task id comes from
@@ -69,13 +71,27 @@ def _now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def choose_mode(task_id: str, explicit: str | None, environ) -> str:
+def _listed(environ, name: str, task_id: str) -> bool:
+    return bool(task_id) and task_id in {item.strip() for item in environ.get(name, "").split(",")}
+
+
+def failed_before(findings_dir: str, task_id: str) -> bool:
+    """Whether this task's last attempt wrote findings marked failed (the one state fail-once keeps)."""
+    try:
+        text = (Path(findings_dir) / f"{task_id}.md").read_text(encoding="utf-8")
+    except (OSError, ValueError):
+        return False
+    return "**Status:** failed" in text
+
+
+def choose_mode(task_id: str, explicit: str | None, environ, findings_dir: str = "") -> str:
     if explicit:
         return explicit
     for mode in ("fail", "hang", "garbage"):
-        listed = environ.get(f"SCRIPTED_AGENT_{mode.upper()}_TASKS", "")
-        if task_id and task_id in {item.strip() for item in listed.split(",")}:
+        if _listed(environ, f"SCRIPTED_AGENT_{mode.upper()}_TASKS", task_id):
             return mode
+    if _listed(environ, "SCRIPTED_AGENT_FAIL_ONCE_TASKS", task_id) and findings_dir:
+        return "ok" if failed_before(findings_dir, task_id) else "fail"
     mode = environ.get("SCRIPTED_AGENT_MODE", "ok")
     return mode if mode in MODES else "ok"
 
@@ -304,7 +320,8 @@ def main(argv: list[str] | None = None, environ=None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv, environ)
     work = Work(args.prompt, args.task_id)
     seed = args.seed if args.seed is not None else zlib.crc32(f"{work.task_id}\n{args.prompt}".encode())
-    agent = Agent(work, mode=choose_mode(work.task_id, args.mode, environ), delay=max(args.delay, 0.0),
+    agent = Agent(work, mode=choose_mode(work.task_id, args.mode, environ, args.findings_dir),
+                  delay=max(args.delay, 0.0),
                   findings_dir=args.findings_dir, rng=random.Random(seed))
     try:
         return agent.run()

@@ -100,6 +100,17 @@ def test_tasks_listed_in_the_environment_fail_and_others_do_not(tmp_path):
     assert run_agent(tmp_path, "--mode", "ok", env=env)[0].success
 
 
+def test_a_fail_once_task_fails_its_first_attempt_and_succeeds_the_next(tmp_path):
+    env = {"SCRIPTED_AGENT_FAIL_ONCE_TASKS": "1.2"}
+    first, _ = run_agent(tmp_path, env=env)
+    assert not first.success
+    assert "**Status:** failed" in (tmp_path / "findings" / "1.2.md").read_text()
+    second, _ = run_agent(tmp_path, env=env)
+    assert second.success
+    assert "**Status:** completed" in (tmp_path / "findings" / "1.2.md").read_text()
+    assert run_agent(tmp_path, task_id="1.3", env=env)[0].success
+
+
 def test_environment_default_mode_applies_to_unlisted_tasks():
     environ = {"SCRIPTED_AGENT_MODE": "garbage", "SCRIPTED_AGENT_HANG_TASKS": "3.1"}
     assert scripted.choose_mode("1.1", None, environ) == "garbage"
