@@ -17,13 +17,22 @@ PROJECT = Path(__file__).resolve().parents[2]
 
 def demo_agent_template() -> str:
     """The demo's agent command in scripts/start (ORCHESTRATOR_AGENT_CMD, for its own run and the dashboard's
-    starts), with its shell variables expanded as the script would."""
+    starts): the script's own lines that make it, run by bash as the script runs them."""
     script = (PROJECT / "scripts" / "start").read_text()
     py = re.search(r"^py=(\S+)", script, flags=re.M).group(1)
-    template = re.search(r'ORCHESTRATOR_AGENT_CMD:-([^"]+)\}"', script).group(1)
-    expanded = subprocess.run(["bash", "-c", f'py={py}; AGENT_DELAY=0; printf %s "{template}"'], cwd=PROJECT,
-                              capture_output=True, text=True, check=True)
+    lines = re.findall(r"^\s*((?:demo_agent|export ORCHESTRATOR_AGENT_CMD)=.*)$", script, flags=re.M)
+    env = {k: v for k, v in os.environ.items() if k != "ORCHESTRATOR_AGENT_CMD"}
+    expanded = subprocess.run(["bash", "-c", "\n".join([f"py={py}; AGENT_DELAY=0", *lines,
+                                                        'printf %s "$ORCHESTRATOR_AGENT_CMD"'])],
+                              cwd=PROJECT, env=env, capture_output=True, text=True, check=True)
     return expanded.stdout
+
+
+def test_the_demo_agent_command_keeps_every_placeholder():
+    template = demo_agent_template()
+    for placeholder in ("{prompt}", "{task_id}", "{findings_dir}"):
+        assert f" {placeholder} " in template, template
+    assert template.endswith("--delay 0"), template
 
 
 def test_demo_plan_completes_with_the_agent_command_of_scripts_start(tmp_path):
