@@ -265,7 +265,7 @@ def test_watch_pause_skip_resume_reconnect_and_refuse(browser, site):
     # Bob may read but not steer: the controls are disabled and say why, and the API refuses him anyway.
     bob = Tab(browser, site, "bob")
     bob.sign_in(f"/orchestrators/{instance_id}/")
-    expect(bob.page.locator(".summary .hint")).to_contain_text("Your account may not pause, resume, shut down")
+    expect(bob.page.locator(".summary .hint:not(.shortcuts-hint)")).to_contain_text("Your account may not pause, resume, shut down")
     expect(bob.page.locator("tr[data-task-id='3.3'] .badge")).to_have_text("skipped")
     for command in ("pause", "resume", "shutdown"):
         expect(bob.page.locator(f"[data-command='{command}']")).to_be_disabled()
