@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.test_dashboard import ARTIFACTS, PASSWORD, Site, browser  # noqa: F401  (browser: a fixture)
+from tests.browser.test_dashboard import ARTIFACTS, Site, Tab, browser, serving  # noqa: F401  (browser: a fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -19,20 +19,15 @@ def site(tmp_path_factory):
     for plan in CORPUS.glob("*.md"):
         shutil.copy(plan, site.repo.layout.plan_file(plan.stem, archived=False))
     site.repo.status("demo", states={"1.1": "completed", "1.2": {"status": "failed", "error": "exit 1"}})
-    site.prepare()
-    site.start_server()
-    yield site
-    site.close()
+    with serving(site):
+        yield site
 
 
 def test_the_plan_list_fits_1440_px_and_reads_like_the_dashboard(browser, site):
-    context = browser.new_context(viewport={"width": 1440, "height": 900})
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    page.goto(site.base_url + "/admin/login/?next=/admin/api/planrecord/")
-    page.fill("input[name=username]", "alice")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("input[type=submit]")
+    tab = Tab(browser, site, "alice", viewport={"width": 1440, "height": 900})
+    page = tab.page
+    tab.sign_in("/")
+    page.goto(site.base_url + "/admin/api/planrecord/")
     expect(page.locator("#result_list")).to_be_visible()
 
     overflow = page.evaluate("() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
@@ -57,4 +52,4 @@ def test_the_plan_list_fits_1440_px_and_reads_like_the_dashboard(browser, site):
     favicon = page.request.get(site.base_url + "/favicon.ico")
     assert favicon.status == 200 and favicon.headers["content-type"] == "image/x-icon"
     page.screenshot(path=ARTIFACTS / "admin-plan-1440.png", full_page=True)
-    context.close()
+    tab.close()

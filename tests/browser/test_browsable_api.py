@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.test_dashboard import ARTIFACTS, Site, Tab, browser  # noqa: F401  (browser: a fixture)
+from tests.browser.test_dashboard import ARTIFACTS, Site, Tab, browser, serving  # noqa: F401  (browser: a fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -11,10 +11,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     site = Site(tmp_path_factory.mktemp("browsable"))
-    site.prepare()
-    site.start_server()
-    yield site
-    site.close()
+    with serving(site):
+        yield site
 
 
 @pytest.mark.parametrize("path", ["/api/plans", "/api/plans/demo/status", "/health"])

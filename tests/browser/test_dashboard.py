@@ -8,6 +8,7 @@ then a second user without the control permission is told so in plain words. Scr
 """
 
 import json
+from contextlib import contextmanager
 import os
 import re
 import shlex
@@ -150,6 +151,17 @@ def browser():
         chromium.close()
 
 
+@contextmanager
+def serving(site: Site):
+    """The site's database and users made, its server started, and stopped at the end."""
+    site.prepare()
+    site.start_server()
+    try:
+        yield site
+    finally:
+        site.close()
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     site = Site(tmp_path_factory.mktemp("dashboard"))
@@ -162,8 +174,9 @@ def site(tmp_path_factory):
 class Tab:
     """One signed-in browser page; collects script errors so the test fails on any of them."""
 
-    def __init__(self, browser, site: Site, username: str):
-        self.context = browser.new_context(viewport={"width": 1280, "height": 900})
+    def __init__(self, browser, site: Site, username: str, **context_options):
+        """`context_options` go to Playwright's new_context (another viewport, color_scheme ...)."""
+        self.context = browser.new_context(**{"viewport": {"width": 1280, "height": 900}, **context_options})
         self.context.set_default_timeout(WAIT_MS)
         self.page = self.context.new_page()
         self.errors: list[str] = []

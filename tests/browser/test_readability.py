@@ -7,7 +7,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.test_dashboard import ARTIFACTS, PASSWORD, Site, Tab, browser  # noqa: F401  (browser: a fixture)
+from tests.browser.test_dashboard import ARTIFACTS, Site, Tab, browser, serving  # noqa: F401  (browser: a fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -21,10 +21,8 @@ def site(tmp_path_factory):
     site.repo.plan("docs", {"Build": ["1.1 Add `GET /health` and **document** it", "1.2 Keep <b>raw</b> *as text*"]},
                    title="Docs plan")
     site.repo.status("docs", states={"1.1": {"status": "failed", "error": ERROR}})
-    site.prepare()
-    site.start_server()
-    yield site
-    site.close()
+    with serving(site):
+        yield site
 
 
 def test_a_failed_tasks_error_reads_in_lines_and_descriptions_render_inline_markdown(browser, site):
@@ -95,13 +93,9 @@ def test_the_shutdown_notice_ends_with_the_run_and_points_to_start(browser, site
 
 
 def test_the_pages_follow_a_dark_system_theme(browser, site):
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme="dark")
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    page.goto(site.base_url + "/accounts/login/?next=/plans/docs/")
-    page.fill("input[name=username]", "alice")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
+    tab = Tab(browser, site, "alice", color_scheme="dark")
+    page = tab.page
+    tab.sign_in("/plans/docs/")
     expect(page.locator("tr[data-task-id='1.1'] .error-text")).to_be_visible()
     colours = page.evaluate("""() => {
         const of = (selector, property) => getComputedStyle(document.querySelector(selector))[property];
@@ -114,4 +108,4 @@ def test_the_pages_follow_a_dark_system_theme(browser, site):
     page.screenshot(path=ARTIFACTS / "plan-dark-1280.png", full_page=True)
     page.set_viewport_size({"width": 390, "height": 900})
     page.screenshot(path=ARTIFACTS / "plan-dark-390.png", full_page=True)
-    context.close()
+    tab.close()

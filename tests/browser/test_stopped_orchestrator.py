@@ -6,7 +6,7 @@ import sys
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.test_dashboard import ARTIFACTS, Site, Tab, browser  # noqa: F401  (browser: a fixture)
+from tests.browser.test_dashboard import ARTIFACTS, Site, Tab, browser, serving  # noqa: F401  (browser: a fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -25,10 +25,8 @@ def site(tmp_path_factory):
     site.repo.status("demo", states={"1.1": "completed", "1.2": {"status": "failed", "error": "exit 1"}})
     site.repo.registry([site.repo.instance(id=INSTANCE, pid=gone_pid(), plan_path="docs/plans/demo.md",
                                            status="crashed")])
-    site.prepare()
-    site.start_server()
-    yield site
-    site.close()
+    with serving(site):
+        yield site
 
 
 def test_retry_and_skip_on_a_crashed_orchestrator_update_table_progress_and_phases(browser, site):
