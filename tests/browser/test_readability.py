@@ -7,7 +7,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.test_dashboard import ARTIFACTS, Site, Tab, browser, serving  # noqa: F401  (browser: a fixture)
+from tests.browser.test_dashboard import ARTIFACTS, PLAN, Site, Tab, browser, serving  # noqa: F401  (browser: a fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -21,6 +21,7 @@ def site(tmp_path_factory):
     site.repo.plan("docs", {"Build": ["1.1 Add `GET /health` and **document** it", "1.2 Keep <b>raw</b> *as text*"]},
                    title="Docs plan")
     site.repo.status("docs", states={"1.1": {"status": "failed", "error": ERROR}})
+    site.repo.plan("demo", {**PLAN, "Build": ["2.1 Add the `/health` route", *PLAN["Build"][1:]]})
     with serving(site):
         yield site
 
@@ -80,6 +81,8 @@ def test_the_shutdown_notice_ends_with_the_run_and_points_to_start(browser, site
     page.keyboard.press("p")
     expect(page.locator("#answer")).to_contain_text("Resume:")
     expect(page.locator("#state")).to_have_text("running")
+    # The activity feed's "Task 2.1 started" renders the description's inline markdown too.
+    expect(page.locator("#feed .note-row code").first).to_have_text("/health", timeout=30_000)
 
     page.click("[data-command='shutdown']")
     expect(page.locator("#confirm-text")).to_contain_text("use Start on its plan page")

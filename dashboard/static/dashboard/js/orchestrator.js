@@ -9,7 +9,7 @@ import { installShortcuts } from "./shortcuts.js";
 import { EventSocket, showConnection } from "./stream.js";
 import { statusOf } from "./status.js";
 import { renderPhases as drawPhases, TaskTable, tickDurations } from "./tasktable.js";
-import { ago, badge, clockTime, duration, el, percent, setProgress } from "./ui.js";
+import { ago, badge, clockTime, duration, el, inlineMarkdown, percent, setProgress } from "./ui.js";
 
 const FEED_LIMIT = 200; // older tool calls drop off the bottom
 // The heartbeat (written to the registry) and the iteration count (asked over IPC) come with no
@@ -145,8 +145,8 @@ async function loadToolHistory() {
   }
 }
 
-function feedNote(text) {
-  feedRow("note-row", text);
+function feedNote(...parts) {
+  feedRow("note-row", ...parts);
 }
 
 // ---- events ----------------------------------------------------------------------------
@@ -161,7 +161,7 @@ function onEvent(event) {
     Object.assign(view, statusOf(data));
     render();
   } else if (type === "task_changed" && data.new_status === "in_progress") {
-    feedNote(`Task ${data.task_id} started: ${data.description}`);
+    feedNote(`Task ${data.task_id} started: `, ...inlineMarkdown(data.description));
     // The engine counts one iteration per task it starts; REST re-reads the exact figure later.
     if (Number.isInteger(view?.iteration)) {
       view.iteration += 1;
