@@ -5,10 +5,10 @@ from dataclasses import dataclass
 from api.selectors.orchestrators import instance_get
 from api.selectors.plans import PlanFiles, TaskInfo, instance_plan_files, plan_locate, task_info
 from orchestrator.clock import iso_now
-from orchestrator.errors import PlanNotFound
-from orchestrator.layout import RepoLayout, check_task_id
+from orchestrator.errors import InvalidName, OrchestratorError, PlanNotFound
+from orchestrator.layout import RepoLayout, check_task_id, plan_identity
 from orchestrator.plans import read_plan
-from orchestrator.registry import is_alive
+from orchestrator.registry import Instance, Registry, is_alive
 from orchestrator.status import StatusSnapshot, init_status, update_status
 from orchestrator.tasks import retry_task, skip_task
 from realtime.orphans import stream_orphan_change
@@ -75,9 +75,27 @@ def _change(*, layout, task_id, plan_name, instance_id, if_match, transition) ->
     # Converted inside the lock: the written dict is shared with cached readers from then on.
     task, snapshot = update_status(files.status_path, lambda data: task_info(transition(data, iso_now()), {}),
                                    if_match=if_match)
-    if instance is not None and not is_alive(instance):
-        stream_orphan_change(layout, instance)  # no orchestrator is left to tell the pages
+    run = instance if instance is not None else _latest_run(layout, files)
+    if run is not None and not is_alive(run):
+        stream_orphan_change(layout, run)  # no orchestrator is left to tell the pages
     return TaskChange(plan_name=files.name, task=task, snapshot=snapshot)
+
+
+def _latest_run(layout: RepoLayout, files: PlanFiles) -> Instance | None:
+    """The newest registered run of this plan in this checkout: its page shows the status file just changed."""
+    try:
+        instances = Registry(layout.registry_path).list()
+    except (OrchestratorError, OSError):
+        return None
+    runs = [entry for entry in instances if not entry.worktree_path and _runs_plan(entry, files)]
+    return max(runs, key=lambda entry: entry.started_at or "", default=None)
+
+
+def _runs_plan(instance: Instance, files: PlanFiles) -> bool:
+    try:
+        return plan_identity(instance.plan_path) == (files.name, files.archived)
+    except InvalidName:
+        return False
 
 
 def _ensure_status(tree: RepoLayout, files: PlanFiles) -> None:

@@ -50,3 +50,21 @@ def test_retry_and_skip_on_a_crashed_orchestrator_update_table_progress_and_phas
     expect(page.locator("#progress-text")).to_contain_text("1 skipped")
     tab.shoot("stopped-orchestrator")
     tab.close()
+
+
+def test_a_skip_from_the_plan_page_updates_the_page_of_its_stopped_run(browser, site):
+    tab = Tab(browser, site, "alice")
+    page = tab.page
+    tab.sign_in(f"/orchestrators/{INSTANCE}/")
+    row = page.locator("tr[data-task-id='2.1']")
+    expect(row.locator(".badge")).to_have_text("pending")
+
+    answered = page.evaluate("""async () => {
+        const { postJSON } = await import("/static/dashboard/js/api.js");
+        return (await postJSON("/api/plans/demo/tasks/2.1/skip", { reason: "From the plan page" })).task.status;
+    }""")
+
+    assert answered == "skipped"
+    expect(row.locator(".badge")).to_have_text("skipped")
+    expect(row).to_contain_text("Skipped: From the plan page")
+    tab.close()
