@@ -205,5 +205,12 @@ class FeedPool:
                 evicted.close()
             return feed
 
+    def close(self) -> None:
+        """Close every feed: a pool that is not the process's own (tests) must not keep its inotify fds."""
+        with self._lock:
+            for feed in self._feeds.values():
+                feed.close()
+            self._feeds.clear()
+
 
 feeds = FeedPool()

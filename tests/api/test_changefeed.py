@@ -125,6 +125,9 @@ def test_pool_keeps_one_feed_per_root_and_closes_evicted_ones(tmp_path):
 
     assert first.generation() is None  # evicted and closed
     assert pool.feed(layouts[0]) is not first
+    pool.close()
+    assert all(pool.feed(layout).generation() is not None for layout in layouts[1:])  # new, open feeds
+    pool.close()
 
 
 def test_transcripts_growing_while_a_task_runs_keep_cached_reads(feed, repo):

@@ -7,8 +7,14 @@ from api.readcache import PayloadCache
 
 
 @pytest.fixture
-def cache():
+def pool():
     pool = FeedPool()
+    yield pool
+    pool.close()
+
+
+@pytest.fixture
+def cache(pool):
     return PayloadCache(pool=pool, maxsize=2)
 
 
@@ -60,10 +66,14 @@ def test_a_change_during_the_computation_is_not_lost(cache, repo):
     assert compute.calls == 1
 
 
-def test_etag_is_the_same_in_every_process(repo):
+def test_etag_is_the_same_in_every_process(repo, pool):
     repo.plan("alpha")
-    one = PayloadCache(pool=FeedPool()).get(layout=repo.layout, key=("k",), compute=Counter())
-    other = PayloadCache(pool=FeedPool()).get(layout=repo.layout, key=("k",), compute=Counter())
+    other_pool = FeedPool()
+    try:
+        one = PayloadCache(pool=pool).get(layout=repo.layout, key=("k",), compute=Counter())
+        other = PayloadCache(pool=other_pool).get(layout=repo.layout, key=("k",), compute=Counter())
+    finally:
+        other_pool.close()
 
     assert one.etag == other.etag
 
