@@ -5,18 +5,9 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.test_dashboard import ARTIFACTS, Site, Tab, browser  # noqa: F401  (browser: a fixture)
+from tests.browser.test_dashboard import ARTIFACTS, Tab, browser, site  # noqa: F401  (browser, site: fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    site = Site(tmp_path_factory.mktemp("docs"))
-    site.prepare()
-    site.start_server()
-    yield site
-    site.close()
 
 
 @pytest.mark.parametrize(("path", "ready"), [("/redoc", "h1"), ("/docs", ".swagger-ui .info .title")])
