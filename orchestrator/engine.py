@@ -16,6 +16,7 @@ from typing import Callable, TypeVar
 
 from . import processes
 from .clock import Clock, iso_now, utc_now
+from .dirlock import DEFAULT_TIMEOUT_S, STALE_S
 from .errors import (InvalidOrchestratorState, InvalidRequest, InvalidTaskState, LockTimeout, OrchestratorError,
                      PlanNotFound, StatusFileCorrupt)
 from .events import EventBus, EventType
@@ -262,7 +263,10 @@ class Engine:
             journal.close()
 
     def _run_journaled(self, plan: ParsedPlan) -> int:
-        init_status(self.status_path, plan=plan, plan_path=self.plan_path, clock=self.clock)
+        # An orchestrator killed while writing leaves its lock directory behind, and it is only stale
+        # (ours to take) once STALE_S passed: a restart right after a crash waits that out, not 10 s.
+        init_status(self.status_path, plan=plan, plan_path=self.plan_path, clock=self.clock,
+                    lock_timeout=STALE_S + DEFAULT_TIMEOUT_S)
         monitor = StatusMonitor(self.status_path, instance_id=self.instance_id, bus=self.bus, clock=self.clock)
         self._presence = Presence(registry=self.registry, instance=self._instance(), handler=self.handle_command,
                                   heartbeat_s=self.config.heartbeat_s)
