@@ -14,6 +14,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from api.management.commands.orchestrate import Command as OrchestrateCommand
+from orchestrator.dirlock import STALE_S
 from orchestrator.engine import Engine, EngineConfig
 from orchestrator.registry import Registry, is_alive
 from orchestrator.status import read_status
@@ -118,6 +119,7 @@ def test_sigterm_stops_after_the_current_task(trio):
     assert entry.status == "stopped" and not os.path.exists(entry.socket_path)
 
 
+@pytest.mark.timeout(300)  # a kill inside a status write leaves its lock, which the restart waits out (60 s)
 def test_orchestrator_killed_with_sigkill_restarts_without_redoing_finished_tasks(trio):
     first = spawn(trio, "trio", "--agent-cmd", AGENT, "--plain", env={"SCRIPTED_AGENT_HANG_TASKS": "2.1"})
     try:
@@ -132,7 +134,7 @@ def test_orchestrator_killed_with_sigkill_restarts_without_redoing_finished_task
     assert dead.status == "running" and not is_alive(dead)  # what readers see after a crash
 
     second = spawn(trio, "trio", "--agent-cmd", AGENT, "--plain")
-    output, _ = second.communicate(timeout=30)
+    output, _ = second.communicate(timeout=STALE_S + 60)
     assert second.returncode == 0, output
     after = status_of(trio)
     for task_id in ("1.1", "1.2"):
