@@ -17,18 +17,21 @@ def task_failed(event_id=1, *, task_id="2.1", instance_id=INSTANCE) -> dict:
 
 def wait_until(predicate, *, timeout=10.0, message="condition"):
     deadline = time.monotonic() + timeout
-    while not _holds(predicate):
+    while not read(predicate, timeout=timeout):
         if time.monotonic() > deadline:
             raise AssertionError(f"{message} not met in {timeout} s")
         time.sleep(0.01)
 
 
-def _holds(predicate) -> bool:
-    try:
-        return bool(predicate())
-    except OperationalError as exc:
-        # The tests' SQLite is one in-memory database shared between threads, where a read that meets the
-        # dispatcher's write fails at once ("table is locked") instead of waiting as on a file: not yet.
-        if "locked" not in str(exc):
-            raise
-        return False
+def read(query, *, timeout=10.0):
+    """`query()`'s answer. The tests' SQLite is one in-memory database shared between threads, where a
+    read that meets the dispatcher's write fails at once ("table is locked") instead of waiting as on
+    a file: such a read is asked again."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return query()
+        except OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(0.01)

@@ -13,7 +13,7 @@ from realtime.bridge import EventBridge
 from realtime.groups import ALL_GROUP
 from tests.realtime.conftest import Orchestrator
 
-from .helpers import INSTANCE
+from .helpers import INSTANCE, read
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
 
@@ -75,7 +75,7 @@ async def test_a_hanging_receiver_does_not_hold_up_the_streams(repo, orchestrato
         assert received == [event.id for event in sent]
         await asyncio.to_thread(hook.wait_for, 1)
         # The receiver has answered nothing yet; the rest wait in the database, not in the bridge.
-        assert not await asyncio.to_thread(lambda: Delivery.objects.exclude(state=Delivery.State.PENDING).exists())
+        assert not await asyncio.to_thread(read, lambda: Delivery.objects.exclude(state=Delivery.State.PENDING).exists())
         assert dispatcher().running
     finally:
         stop.set()

@@ -97,7 +97,7 @@ def test_backoff_doubles_with_jitter_up_to_its_ceiling():
 
 
 def test_retries_stop_when_the_retry_window_is_over(settings, receiver, dispatchers):
-    settings.ORCHESTRATOR = {**settings.ORCHESTRATOR, "WEBHOOK_RETRY_FOR_S": 0.3, "WEBHOOK_DISABLE_AFTER": 5}
+    settings.ORCHESTRATOR = {**settings.ORCHESTRATOR, "WEBHOOK_RETRY_FOR_S": 1.5, "WEBHOOK_DISABLE_AFTER": 5}
     hook = receiver([503])
     webhook_create(url=hook.url, kinds=["task_failed"])
     dispatcher = dispatchers()
