@@ -55,6 +55,7 @@ def deliveries_enqueue(*, event: dict, plan: str | None, now: datetime) -> int:
     return len(rows)
 
 
+@transaction.atomic  # a claim whose read then fails is rolled back, not left leased and unsent
 def delivery_claim(*, delivery_id: int, now: datetime, lease_s: float) -> Request | None:
     """Take a due delivery for one attempt; None if another sender took it first.
 
