@@ -171,13 +171,18 @@ def test_sse_tokens_never_reach_daphnes_access_log(daphne, served_root):
     status, _, _ = exchange(daphne.port, f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
     assert status == 401
 
-    log = served_root / "access.log"
-    deadline = time.monotonic() + 10
-    while "events-sse" not in log.read_text() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    lines = [line for line in log.read_text().splitlines() if "events-sse" in line]
+    lines = access_log_lines(served_root, until="events-sse", matching="events-sse")
     assert lines and all(secret not in line for line in lines), lines
     assert "since=0&token=[redacted]" in lines[-1]
+
+
+def access_log_lines(root, *, until: str, matching: str) -> list[str]:
+    """daphne's access-log lines containing `matching`, once a line with `until` was written (10 s at most)."""
+    log = root / "access.log"
+    deadline = time.monotonic() + 10
+    while until not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return [line for line in log.read_text().splitlines() if matching in line]
 
 
 def test_websocket_tokens_never_reach_daphnes_access_log(daphne, served_root):
@@ -190,11 +195,7 @@ def test_websocket_tokens_never_reach_daphnes_access_log(daphne, served_root):
         with pytest.raises(ConnectionClosed):
             ws.recv(timeout=10)  # an unknown token: closed with 4401, after the handshake was logged
 
-    log = served_root / "access.log"
-    deadline = time.monotonic() + 10
-    while "WSCONNECTING /api/events" not in log.read_text() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    lines = [line for line in log.read_text().splitlines() if "/api/events" in line]
+    lines = access_log_lines(served_root, until="WSCONNECTING /api/events", matching="/api/events")
     assert lines and all(secret not in line for line in lines), lines
 
 
