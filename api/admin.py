@@ -9,10 +9,10 @@ from orchestrator.errors import InvalidName, OrchestratorError
 from orchestrator.layout import plan_identity
 from orchestrator.registry import Instance, is_alive, is_stale
 
-from .conf import orchestrator_settings
+from common.conf import orchestrator_settings
 from .indexing import plan_index_sync
 from .models import AuditEntry, FindingRecord, OrchestratorRecord, PhaseRecord, PlanRecord, TaskRecord
-from .permissions import may_view_audit
+from common.permissions import may_view_audit
 from .rendering import render_inline_markdown, render_markdown
 
 

@@ -7,7 +7,3 @@ class ApiConfig(AppConfig):
     name = "api"
     verbose_name = "Plan orchestrator"
     default_auto_field = "django.db.models.BigAutoField"
-
-    def ready(self):
-        # Registers the bind-address system check.
-        from . import checks  # noqa: F401

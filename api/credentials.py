@@ -2,7 +2,7 @@
 
 Only Django decides who a request is: when DRF authenticated a read by token or session,
 the read view notes the credential here (identity_of), and the replay in front of Django
-(api/fastpath.py) may then answer further reads carrying the same credential for
+(serving/replay.py) may then answer further reads carrying the same credential for
 CREDENTIAL_TTL_S. Deleting the token, logging out, ending the session, or saving or
 deleting the user forgets it at once in this process; other processes (gunicorn's
 workers) keep accepting it for reads until its time is up. A session is never kept past

@@ -2,7 +2,7 @@
 
 from drf_spectacular.openapi import AutoSchema
 
-from .permissions import CanRead
+from common.permissions import CanRead
 
 
 def strip_optional_slash(endpoints, **kwargs):

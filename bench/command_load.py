@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from api.daphne_endpoint import listen_endpoint  # noqa: E402
+from serving.daphne_endpoint import listen_endpoint  # noqa: E402
 from bench.pg_cluster import PostgresCluster, postgres_available  # noqa: E402
 from bench.ws_common import PROJECT, free_port  # noqa: E402
 

@@ -6,7 +6,7 @@
 Each server is started on the repository (bench/http_load.py's Server), every endpoint is
 checked to answer 200 JSON, then wrk drives the whole mix at once (its Lua `request` hook
 rotates through the endpoints). Two kinds of client: anonymous reads (open on a loopback
-server, so repeated reads are replayed from memory by api/fastpath.py) and token-authenticated
+server, so repeated reads are replayed from memory by serving/replay.py) and token-authenticated
 reads (the full Django + DRF path every time). Passing means zero socket errors and zero
 non-2xx answers; the script exits 1 otherwise. Prints one table.
 """

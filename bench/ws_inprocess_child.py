@@ -18,12 +18,14 @@ setup_django()
 
 from pathlib import Path  # noqa: E402
 
+from channels.routing import get_default_application  # noqa: E402
+
 from orchestrator.events import EventBus  # noqa: E402
 from orchestrator.journal import Journal, attach_journal  # noqa: E402
 from realtime.publish import LayerPublisher  # noqa: E402
-from realtime.serving import EmbeddedServer  # noqa: E402
+from serving.embedded_server import EmbeddedServer  # noqa: E402
 
-server = EmbeddedServer("127.0.0.1", 0)
+server = EmbeddedServer(get_default_application(), "127.0.0.1", 0)
 server.start()
 bus = EventBus()
 attach_journal(bus, Journal(Path(sys.argv[1]) / ".claude" / "orchestrator-events" / f"{INSTANCE}.jsonl"), INSTANCE)

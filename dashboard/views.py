@@ -15,15 +15,15 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_safe
 from django.views.decorators.csrf import ensure_csrf_cookie
 
-from api.conf import orchestrator_settings
-from api.permissions import CONTROL_PERMISSION, START_PERMISSION, may_read, request_connection
+from common.conf import orchestrator_settings
+from common.permissions import CONTROL_PERMISSION, START_PERMISSION, may_read, request_connection
 from api.selectors.orchestrators import orchestrator_get
 from api.selectors.plans import plan_locate
 from orchestrator.errors import InstanceNotFound, InvalidName, PlanNotFound
 
 
 def page(view):
-    """A dashboard page: no more open than its data (the REST read rule, api.permissions.may_read), and
+    """A dashboard page: no more open than its data (the REST read rule, common.permissions.may_read), and
     setting the CSRF cookie that the control buttons send back as X-CSRFToken with their POSTs."""
     @ensure_csrf_cookie
     @wraps(view)

@@ -23,7 +23,7 @@ from typing import Callable
 
 from django.db import DatabaseError, close_old_connections, connection
 
-from api.conf import orchestrator_settings
+from common.conf import orchestrator_settings
 from orchestrator.errors import OrchestratorError
 from orchestrator.registry import Registry
 

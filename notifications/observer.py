@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from django.apps import apps
 
-from api.conf import orchestrator_settings
+from common.conf import orchestrator_settings
 
 from .dispatcher import Dispatcher
 

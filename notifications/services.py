@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.db.models import F
 
-from api.conf import orchestrator_settings
+from common.conf import orchestrator_settings
 
 from .kinds import Kind, event_kinds, event_text
 from .models import Attempt, Delivery, Webhook

@@ -7,7 +7,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.response import Response
 
 from api.models import AuditEntry
-from api.permissions import CanControl
+from common.permissions import CanControl
 from api.serializers.errors import error_response
 from api.services.audit import audit_record
 

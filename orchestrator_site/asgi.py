@@ -2,7 +2,7 @@
 
 The Django app is built before consumers are imported, as Channels requires, so that
 models and settings are ready when the consumer modules load. Repeated anonymous reads
-are replayed before Django's ASGI handler (api/fastpath.py), which costs far more than
+are replayed before Django's ASGI handler (serving/replay.py), which costs far more than
 the read itself.
 """
 
@@ -16,17 +16,16 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from api import daphne_request  # noqa: E402
-from api.admission import AdmissionASGI  # noqa: E402
-from api.fastpath import ReplayASGI  # noqa: E402
-
 from realtime.auth import TokenAuthMiddlewareStack  # noqa: E402
 from realtime.flow import TransportScope  # noqa: E402
 from realtime.origin import AllowedHostsOriginValidator  # noqa: E402
 from realtime.routing import unknown_path, websocket_urlpatterns  # noqa: E402
+from serving import daphne_request  # noqa: E402
+from serving.admission import AdmissionASGI  # noqa: E402
+from serving.replay import ReplayASGI  # noqa: E402
 
 # Whichever command serves this module with daphne, its requests refuse oversized bodies
-# before Twisted buffers them and log no credentials (api/daphne_request.py).
+# before Twisted buffers them and log no credentials (serving/daphne_request.py).
 daphne_request.install()
 
 # TransportScope: streams see how much their client has left unread (realtime/flow.py).

@@ -71,7 +71,7 @@ ALLOWED_HOSTS = _env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[:
 
 INSTALLED_APPS = [
     # Before daphne: its `runserver` override adds the bind check daphne's own lacks.
-    "realtime",
+    "serving",
     "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
@@ -86,9 +86,13 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    # Ours, bottom to top: an app imports only those listed before it (tests/test_layers.py),
+    # and `serving` (listed first, for runserver) is the top one.
+    "common",
     "api",
-    "notifications",
+    "realtime",
     "dashboard",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -247,7 +251,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.CanRead"],
+    "DEFAULT_PERMISSION_CLASSES": ["common.permissions.CanRead"],
     "DEFAULT_PARSER_CLASSES": [
         "api.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
@@ -258,7 +262,7 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_SCHEMA_CLASS": "api.schema.OrchestratorAutoSchema",
-    "EXCEPTION_HANDLER": "api.exceptions.exception_handler",
+    "EXCEPTION_HANDLER": "common.errors.exception_handler",
     "DEFAULT_PAGINATION_CLASS": None,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -306,22 +310,12 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
-# Everything the server knows about orchestrators, read through api.conf.orchestrator_settings().
-ORCHESTRATOR = {
-    "REPO_ROOT": os.environ.get("ORCHESTRATOR_REPO_ROOT", os.getcwd()),
-    "IPC_TIMEOUT": float(os.environ.get("ORCHESTRATOR_IPC_TIMEOUT", "2.0")),
-    "STATUS_IPC_TIMEOUT": float(os.environ.get("ORCHESTRATOR_STATUS_IPC_TIMEOUT", "0.5")),
-    "READS_REQUIRE_AUTH": os.environ.get("ORCHESTRATOR_READS_REQUIRE_AUTH", ""),
-    "BIND_HOST": os.environ.get("ORCHESTRATOR_BIND_HOST", "127.0.0.1"),
-    "STALE_AFTER_S": 60.0,
-    "WS_HEARTBEAT_S": float(os.environ.get("ORCHESTRATOR_WS_HEARTBEAT_S", "30")),
-    "WS_QUEUE_SIZE": 256,
-    "STREAM_STALL_S": float(os.environ.get("ORCHESTRATOR_STREAM_STALL_S", "20")),
-    "EMBEDDED_BRIDGE": os.environ.get("ORCHESTRATOR_EMBEDDED_BRIDGE", ""),
-    "WEBHOOKS": os.environ.get("ORCHESTRATOR_WEBHOOKS", "1"),
-    "AGENT_CMD": os.environ.get("ORCHESTRATOR_AGENT_CMD", ""),
-    "START_TIMEOUT": float(os.environ.get("ORCHESTRATOR_START_TIMEOUT", "30")),
-}
+# Everything the server knows about orchestrators, read through common.conf.orchestrator_settings(),
+# where every key is documented with its default. Any key can be set in the environment as
+# ORCHESTRATOR_<KEY> (ORCHESTRATOR_REPO_ROOT, ORCHESTRATOR_READS_REQUIRE_AUTH ...); keys the
+# accessor does not know are ignored.
+ORCHESTRATOR = {name.removeprefix("ORCHESTRATOR_"): value for name, value in os.environ.items()
+                if name.startswith("ORCHESTRATOR_")}
 
 LOGGING = {
     "version": 1,

@@ -28,7 +28,7 @@ urlpatterns = [
     path("", include("realtime.urls")),
 ]
 
-handler400 = "api.errorviews.bad_request"
-handler403 = "api.errorviews.permission_denied"
-handler404 = "api.errorviews.not_found"
-handler500 = "api.errorviews.server_error"
+handler400 = "common.errorviews.bad_request"
+handler403 = "common.errorviews.permission_denied"
+handler404 = "common.errorviews.not_found"
+handler500 = "common.errorviews.server_error"

@@ -1,7 +1,7 @@
 """WSGI entry point: the fast route for plain HTTP reads (gunicorn), beside daphne for streams.
 
-Oversized bodies are refused before they are read (api/bodylimit.py), repeated anonymous
-reads replayed before Django runs (api/fastpath.py).
+Oversized bodies are refused before they are read (serving/bodylimit.py), repeated anonymous
+reads replayed before Django runs (serving/replay.py).
 """
 
 import gc
@@ -13,8 +13,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "orchestrator_site.settings")
 
 django_application = get_wsgi_application()
 
-from api.bodylimit import BodyLimitWSGI  # noqa: E402  (needs the settings loaded above)
-from api.fastpath import ReplayWSGI  # noqa: E402
+from serving.bodylimit import BodyLimitWSGI  # noqa: E402  (needs the settings loaded above)
+from serving.replay import ReplayWSGI  # noqa: E402
 
 application = BodyLimitWSGI(ReplayWSGI(django_application))
 

@@ -1,6 +1,6 @@
-"""Who may open a stream: the REST read rule (api.permissions.may_read), told with close codes."""
+"""Who may open a stream: the REST read rule (common.permissions.may_read), told with close codes."""
 
-from api.permissions import may_read
+from common.permissions import may_read
 
 # WebSocket close codes of this API (4000-4999 are the application's range; 4xxx mirrors HTTP).
 # RFC 6455's 1011 and 1013 cannot be sent from a consumer: daphne's autobahn refuses any code

@@ -10,7 +10,7 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from channels.layers import get_channel_layer
 
-from api.conf import orchestrator_settings
+from common.conf import orchestrator_settings
 
 from . import access, snapshots
 from .auth import TOKEN_SUBPROTOCOL_PREFIX

@@ -16,7 +16,7 @@ import weakref
 from django.apps import apps
 from django.conf import settings
 
-from api.conf import orchestrator_settings
+from common.conf import orchestrator_settings
 
 from .bridge import EventBridge
 

@@ -32,6 +32,11 @@ logger = logging.getLogger(__name__)
 SEND_TIMEOUT_S = 2.0
 
 
+def on_orphan_status_changed(sender, *, layout: RepoLayout, instance: Instance, **kwargs) -> None:
+    """Receiver of api.signals.orphan_status_changed."""
+    stream_orphan_change(layout, instance)
+
+
 def stream_orphan_change(layout: RepoLayout, instance: Instance) -> list[Event]:
     """Journal and send what changed in `instance`'s status file; the events, or [] if another writer has it.
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from asgiref.sync import sync_to_async
 
-from api.conf import orchestrator_settings
+from common.conf import orchestrator_settings
 from api.selectors.orchestrators import orchestrator_list, orchestrator_status_get
 from api.serializers.orchestrators import OrchestratorSerializer, OrchestratorStatusSerializer
 from orchestrator.errors import InvalidName, OrchestratorError

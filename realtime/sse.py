@@ -22,9 +22,9 @@ from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
-from api.conf import orchestrator_settings
-from api.exceptions import error_body
-from api.permissions import may_read, request_connection
+from common.conf import orchestrator_settings
+from common.errors import error_body
+from common.permissions import may_read, request_connection
 
 from . import snapshots
 from .embedded import ensure_bridge

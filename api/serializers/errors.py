@@ -1,4 +1,4 @@
-"""The one error shape of every non-2xx answer (see api/exceptions.py), for the OpenAPI document."""
+"""The one error shape of every non-2xx answer (see common/errors.py), for the OpenAPI document."""
 
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema_serializer
 from rest_framework import serializers

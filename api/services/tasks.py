@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 from api.selectors.orchestrators import instance_get
+from api.signals import orphan_status_changed
 from api.selectors.plans import PlanFiles, TaskInfo, instance_plan_files, plan_locate, task_info
 from orchestrator.clock import iso_now
 from orchestrator.errors import InvalidName, OrchestratorError, PlanNotFound
@@ -11,7 +12,6 @@ from orchestrator.plans import read_plan
 from orchestrator.registry import Instance, Registry, is_alive
 from orchestrator.status import StatusSnapshot, init_status, update_status
 from orchestrator.tasks import retry_task, skip_task
-from realtime.orphans import stream_orphan_change
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,8 @@ def _change(*, layout, task_id, plan_name, instance_id, if_match, transition) ->
                                    if_match=if_match)
     run = instance if instance is not None else _latest_run(layout, files)
     if run is not None and not is_alive(run):
-        stream_orphan_change(layout, run)  # no orchestrator is left to tell the pages
+        # No orchestrator is left to tell the pages.
+        orphan_status_changed.send(sender=TaskChange, layout=layout, instance=run)
     return TaskChange(plan_name=files.name, task=task, snapshot=snapshot)
 
 

@@ -4,7 +4,7 @@ from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import mixins, viewsets
 from rest_framework.pagination import PageNumberPagination
 
-from api.permissions import CanViewAudit
+from common.permissions import CanViewAudit
 from api.selectors.audit import audit_list
 from api.serializers.audit import AuditEntrySerializer, AuditFilterSerializer
 from api.serializers.errors import BAD_QUERY, error_response

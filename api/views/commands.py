@@ -11,9 +11,9 @@ from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 
-from api.conf import orchestrator_settings
+from common.conf import orchestrator_settings
 from api.models import AuditEntry
-from api.permissions import CanControl, CanStart
+from common.permissions import CanControl, CanStart
 from api.serializers.commands import (
     CommandAckSerializer,
     PlanTaskSkipRequestSerializer,

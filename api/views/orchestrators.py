@@ -4,7 +4,7 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework.decorators import action
 from rest_framework.viewsets import ViewSet
 
-from api.conf import orchestrator_settings
+from common.conf import orchestrator_settings
 from api.selectors.findings import finding_get, finding_list
 from api.selectors.orchestrators import orchestrator_get, orchestrator_list, orchestrator_status_get
 from api.serializers.errors import BAD_NAME, NOT_FOUND, UNAVAILABLE

@@ -8,8 +8,8 @@ from django.utils.cache import get_conditional_response, patch_vary_headers
 from django.utils.http import http_date
 from rest_framework.response import Response
 
-from api.conf import orchestrator_settings
-from api.fastpath import mark_replayable
+from common.conf import orchestrator_settings
+from api.replayable import mark_replayable
 from api.readcache import LIVE_TTL_S, Compute, Payload, payloads
 from orchestrator.layout import RepoLayout
 

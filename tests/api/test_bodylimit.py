@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from api.daphne_endpoint import LISTEN_BACKLOG
+from serving.daphne_endpoint import LISTEN_BACKLOG
 from bench.ws_common import PROJECT, Server, free_port
 from tests.factories import RepoFactory
 

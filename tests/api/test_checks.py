@@ -2,7 +2,7 @@
 
 from django.core.checks import Error, Warning, run_checks
 
-from api.checks import serving_errors
+from common.checks import serving_errors
 
 
 def _ids(messages):
@@ -10,32 +10,57 @@ def _ids(messages):
 
 
 def test_loopback_with_open_reads_is_fine(settings):
-    settings.ORCHESTRATOR = {**settings.ORCHESTRATOR, "BIND_HOST": "127.0.0.1", "READS_REQUIRE_AUTH": "0"}
-    assert serving_errors() == []
+    settings.ORCHESTRATOR = {**settings.ORCHESTRATOR, "READS_REQUIRE_AUTH": "0"}
+    assert serving_errors("127.0.0.1") == []
 
 
 def test_network_address_with_open_reads_is_an_error(settings):
-    settings.ORCHESTRATOR = {**settings.ORCHESTRATOR, "BIND_HOST": "0.0.0.0", "READS_REQUIRE_AUTH": "0"}
-    messages = serving_errors()
+    settings.ORCHESTRATOR = {**settings.ORCHESTRATOR, "READS_REQUIRE_AUTH": "0"}
+    messages = serving_errors("0.0.0.0")
     assert _ids(messages) == ["api.E002"]
     assert isinstance(messages[0], Error)
 
 
 def test_network_address_with_default_read_policy_is_fine(settings):
-    settings.ORCHESTRATOR = {**settings.ORCHESTRATOR, "BIND_HOST": "0.0.0.0", "READS_REQUIRE_AUTH": ""}
+    settings.ORCHESTRATOR = {**settings.ORCHESTRATOR, "READS_REQUIRE_AUTH": ""}
     settings.DEBUG = True
     # The default closes reads off loopback, even on a DEBUG server; DEBUG itself is only a warning.
-    messages = serving_errors()
+    messages = serving_errors("0.0.0.0")
     assert _ids(messages) == ["api.W001"]
     assert isinstance(messages[0], Warning)
 
 
 def test_network_address_without_authentication_classes_is_an_error(settings):
-    settings.ORCHESTRATOR = {**settings.ORCHESTRATOR, "BIND_HOST": "10.1.2.3", "READS_REQUIRE_AUTH": "1"}
+    settings.ORCHESTRATOR = {**settings.ORCHESTRATOR, "READS_REQUIRE_AUTH": "1"}
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_AUTHENTICATION_CLASSES": []}
-    assert _ids(serving_errors()) == ["api.E001"]
+    assert _ids(serving_errors("10.1.2.3")) == ["api.E001"]
 
 
-def test_the_check_is_registered_with_django(settings):
+def test_the_deployment_check_reads_the_configured_bind_host(settings):
     settings.ORCHESTRATOR = {**settings.ORCHESTRATOR, "BIND_HOST": "192.168.1.5", "READS_REQUIRE_AUTH": "off"}
     assert "api.E002" in _ids(run_checks())
+
+
+def test_settings_take_every_orchestrator_key_from_the_environment(monkeypatch):
+    """ORCHESTRATOR_<KEY> reaches the accessor through settings; keys it does not know are ignored."""
+    import importlib
+
+    import orchestrator_site.settings as site_settings
+
+    monkeypatch.setenv("ORCHESTRATOR_STREAM_STALL_S", "7")
+    monkeypatch.setenv("ORCHESTRATOR_NOT_A_KEY", "x")
+    reloaded = importlib.reload(site_settings)
+    try:
+        assert reloaded.ORCHESTRATOR["STREAM_STALL_S"] == "7"
+    finally:
+        monkeypatch.undo()
+        importlib.reload(site_settings)
+
+
+def test_unset_keys_take_the_documented_defaults(settings):
+    from common.conf import DEFAULTS, orchestrator_settings
+
+    settings.ORCHESTRATOR = {"NOT_A_KEY": "x"}
+    conf = orchestrator_settings()
+    assert conf.stream_stall_s == float(DEFAULTS["STREAM_STALL_S"])
+    assert conf.ws_queue_size == DEFAULTS["WS_QUEUE_SIZE"]

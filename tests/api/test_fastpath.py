@@ -14,7 +14,7 @@ from django.test import Client
 from rest_framework.authtoken.models import Token
 
 from api.credentials import CREDENTIAL_TTL_S
-from api.fastpath import ReplayASGI, ReplayWSGI
+from serving.replay import ReplayASGI, ReplayWSGI
 from api.readcache import LIVE_TTL_S
 
 from .conftest import make_user

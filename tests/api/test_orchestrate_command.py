@@ -13,7 +13,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from api.management.commands.orchestrate import Command as OrchestrateCommand
+from serving.management.commands.orchestrate import Command as OrchestrateCommand
 from orchestrator.dirlock import STALE_S
 from orchestrator.engine import Engine, EngineConfig
 from orchestrator.registry import Registry, is_alive
@@ -232,7 +232,7 @@ def test_orchestrators_report_an_unreachable_socket(trio):
 
 
 def test_every_option_of_orchestrate_has_help_text():
-    from api.management.commands.orchestrate import Command
+    from serving.management.commands.orchestrate import Command
 
     parser = Command().create_parser("manage.py", "orchestrate")
     undocumented = [action.option_strings or [action.dest] for action in parser._actions

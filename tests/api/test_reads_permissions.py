@@ -9,7 +9,7 @@ import pytest
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
-from api.permissions import may_read
+from common.permissions import may_read
 from tests.api.conftest import make_user, token_client
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -8,11 +8,12 @@ import subprocess
 import sys
 
 import pytest
+from channels.routing import get_default_application
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import CommandError, call_command
 
 from bench.ws_client import WSClient
-from realtime.serving import EmbeddedServer
+from serving.embedded_server import EmbeddedServer
 
 from .conftest import INSTANCE
 
@@ -20,7 +21,7 @@ from .conftest import INSTANCE
 def test_embedded_server_refuses_a_public_address_while_reads_are_open(settings):
     settings.ORCHESTRATOR = {**settings.ORCHESTRATOR, "READS_REQUIRE_AUTH": "0"}
     with pytest.raises(ImproperlyConfigured, match="non-loopback"):
-        EmbeddedServer("0.0.0.0", 0).start()
+        EmbeddedServer(get_default_application(), "0.0.0.0", 0).start()
 
 
 def test_serve_refuses_a_public_address_while_reads_are_open(settings):

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from api.conf import orchestrator_settings
+from common.conf import orchestrator_settings
 from orchestrator.clock import parse_iso, utc_now
 from orchestrator.errors import InvalidName, OrchestratorError, OrchestratorUnavailable, StatusFileCorrupt
 from orchestrator.ipc import send_command

@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 
 from orchestrator.layout import RepoLayout
 
-from ...conf import orchestrator_settings
+from common.conf import orchestrator_settings
 from ...indexing import plan_index_sync
 
 

@@ -1,9 +1,10 @@
 """Secure by default: refuse to serve on a non-loopback address unless reads and commands need a login.
 
-`manage.py check`, `runserver` and `migrate` run these system checks. The serve commands
-(`serve`, `orchestrate --api-server`) put the address they bind into ORCHESTRATOR["BIND_HOST"]
-(and clear `orchestrator_settings`' cache, since the read policy depends on it) and refuse
-to listen while `serving_errors()` returns an Error, because daphne itself runs no checks.
+`manage.py check` and `migrate` run the system check on ORCHESTRATOR["BIND_HOST"] (the
+address a deployment says it serves on). The serve commands (`serve`, `runserver`,
+`orchestrate --api-server`) know the address they are about to bind and pass it to
+`serving_errors(host)`, refusing to listen while it returns an Error, because daphne itself
+runs no checks.
 """
 
 from django.conf import settings
@@ -13,10 +14,9 @@ from rest_framework.settings import api_settings
 from .conf import is_loopback, orchestrator_settings
 
 
-def serving_errors() -> list[CheckMessage]:
-    """What forbids (errors) or endangers (warnings) serving on ORCHESTRATOR["BIND_HOST"]."""
+def serving_errors(host: str) -> list[CheckMessage]:
+    """What forbids (errors) or endangers (warnings) serving on `host`."""
     conf = orchestrator_settings()
-    host = conf.bind_host
     if is_loopback(host):
         return []
     messages: list[CheckMessage] = []
@@ -52,4 +52,4 @@ def serving_errors() -> list[CheckMessage]:
 
 @register(Tags.security)
 def check_bind_host(app_configs=None, **kwargs) -> list[CheckMessage]:
-    return serving_errors()
+    return serving_errors(orchestrator_settings().bind_host)

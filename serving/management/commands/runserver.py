@@ -9,7 +9,7 @@ from daphne.management.commands.runserver import Command as DaphneRunserver
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import CommandError
 
-from realtime.serving import bind
+from serving.embedded_server import bind
 
 
 class Command(DaphneRunserver):

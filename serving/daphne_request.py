@@ -17,7 +17,7 @@ from urllib.parse import unquote_to_bytes
 from daphne import http_protocol
 
 from .bodylimit import body_limit, json_error
-from .exceptions import error_body
+from common.errors import error_body
 
 logger = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ import signal
 
 from django.core.management.base import BaseCommand
 
-from api.conf import orchestrator_settings
+from common.conf import orchestrator_settings
 from realtime.bridge import EventBridge
 
 

@@ -1,16 +1,17 @@
 """Serve the API, WebSocket and SSE streams with daphne; `--reload` for development (runserver)."""
 
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from api.daphne_endpoint import listen_endpoint
-from realtime.serving import bind
+from serving.daphne_endpoint import listen_endpoint
+from serving.embedded_server import bind
 
 
 class Command(BaseCommand):
     help = (
-        "Serve orchestrator_site.asgi with daphne (HTTP, WebSocket, SSE). Refuses a non-loopback "
+        "Serve the ASGI application (settings.ASGI_APPLICATION) with daphne (HTTP, WebSocket, SSE). Refuses a non-loopback "
         "--host while reads or commands would be open without a login. --reload restarts on code "
         "changes (Django's runserver, served by daphne)."
     )
@@ -35,4 +36,5 @@ class Command(BaseCommand):
 
         start_with_reactor()
         self.stdout.write(f"Serving on http://{address}:{port}/ (daphne; Ctrl-C stops)")
-        CommandLineInterface().run(["--endpoint", listen_endpoint(host, port), "orchestrator_site.asgi:application"])
+        module, _, name = settings.ASGI_APPLICATION.rpartition(".")
+        CommandLineInterface().run(["--endpoint", listen_endpoint(host, port), f"{module}:{name}"])

@@ -3,7 +3,7 @@
 Django checks DATA_UPLOAD_MAX_MEMORY_SIZE only when a view reads the body, which is too
 late under both servers we run: daphne (Twisted) has read the whole body into memory or a
 temporary file and parsed any form in it before the application is called (see
-api/daphne_request.py), and Django's WSGI handler streams a chunked body nobody bounds.
+serving/daphne_request.py), and Django's WSGI handler streams a chunked body nobody bounds.
 So the one limit, DATA_UPLOAD_MAX_MEMORY_SIZE, is checked against Content-Length on arrival,
 and a body of unknown length is counted as it comes in.
 """
@@ -13,7 +13,7 @@ import json
 
 from django.conf import settings
 
-from .exceptions import error_body, request_too_large_body
+from common.errors import error_body, request_too_large_body
 
 
 def body_limit() -> int | None:

@@ -2,7 +2,7 @@
 
 from django.http import JsonResponse
 
-from .exceptions import error_body
+from .errors import error_body
 
 
 def bad_request(request, exception=None):

@@ -20,18 +20,18 @@ while that one request refreshes it.
 import asyncio
 import threading
 from collections import OrderedDict
-from contextvars import ContextVar
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.http.cookie import parse_cookie
 from django.utils.http import parse_http_date_safe
 
-from .conf import is_loopback, orchestrator_settings
-from .credentials import ANONYMOUS, Identity, accepted_credentials, identity_of
-from .credentials import CURRENT as ACCEPTED
-from .credentials import EXPIRED as TO_RECHECK
-from .readcache import CURRENT, EXPIRED, Payload
+from common.conf import is_loopback, orchestrator_settings
+from api.credentials import ANONYMOUS, Identity, accepted_credentials, identity_of
+from api.credentials import CURRENT as ACCEPTED
+from api.credentials import EXPIRED as TO_RECHECK
+from api.readcache import CURRENT, EXPIRED, Payload
+from api.replayable import ReplaySlot, replay_slot
 
 # Headers a 304 keeps (RFC 9110 15.4.5), plus CORS so that browsers accept it cross-origin.
 _NOT_MODIFIED_KEEP = {"etag", "last-modified", "vary", "cache-control", "expires", "content-location"}
@@ -58,27 +58,6 @@ def client_identity(authorization: str | None, cookie: str | None) -> Identity |
         if session_key:
             return ("session", session_key)
     return ANONYMOUS
-
-
-class _Slot:
-    """Per-request note from the view: the payload its response was rendered from, and for whom."""
-
-    __slots__ = ("payload", "identity")
-
-    def __init__(self):
-        self.payload: Payload | None = None
-        self.identity: Identity | None = None
-
-
-_slot: ContextVar[_Slot | None] = ContextVar("orchestrator_replay_slot", default=None)
-
-
-def mark_replayable(payload: Payload, request) -> None:
-    """Called by a read view that answered `request` (DRF's) from `payload`; no-op outside the wrappers."""
-    slot = _slot.get()
-    if slot is not None and payload.generation is not None:  # without a generation it could never be revalidated
-        slot.payload = payload
-        slot.identity = identity_of(request)
 
 
 @dataclass(frozen=True)
@@ -135,13 +114,13 @@ def _storable(status: int, headers: dict[str, str]) -> bool:
     return vary <= _VARY_OK
 
 
-def _learn(slot: _Slot, identity: Identity, status: int | None) -> None:
+def _learn(slot: ReplaySlot, identity: Identity, status: int | None) -> None:
     """Django refused the credential, or took the request for someone else: the replay must not accept it."""
     if status in (401, 403) or (slot.identity is not None and slot.identity != identity):
         accepted_credentials.forget(identity)
 
 
-def _stored_for(slot: _Slot, identity: Identity) -> bool:
+def _stored_for(slot: ReplaySlot, identity: Identity) -> bool:
     """A marked response Django produced for the kind of client the key names (not, say, one that fell back)."""
     return slot.payload is not None and slot.identity == identity
 
@@ -173,8 +152,8 @@ class ReplayWSGI:
         return self._forward(key, identity, environ, start_response)
 
     def _forward(self, key, identity, environ, start_response):
-        slot = _Slot()
-        token = _slot.set(slot)
+        slot = ReplaySlot()
+        token = replay_slot.set(slot)
         seen = {}
 
         def recording_start_response(status, headers, exc_info=None):
@@ -184,7 +163,7 @@ class ReplayWSGI:
         try:
             result = self.app(environ, recording_start_response)
         finally:
-            _slot.reset(token)
+            replay_slot.reset(token)
         status = int(seen["status"].split(" ", 1)[0]) if "status" in seen else None
         _learn(slot, identity, status)
         if not _stored_for(slot, identity) or status is None:
@@ -253,8 +232,8 @@ class ReplayASGI:
         await send({"type": "http.response.body", "body": entry.body})
 
     async def _forward(self, key, identity, scope, receive, send):
-        slot = _Slot()
-        token = _slot.set(slot)
+        slot = ReplaySlot()
+        token = replay_slot.set(slot)
         state = {"record": False, "chunks": []}
         refreshing = None
         if key not in self._refreshing:
@@ -283,7 +262,7 @@ class ReplayASGI:
         try:
             await self.app(scope, receive, recording_send)
         finally:
-            _slot.reset(token)
+            replay_slot.reset(token)
             if rechecking:
                 self._rechecking.discard(identity)
             if refreshing is not None:

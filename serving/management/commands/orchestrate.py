@@ -10,8 +10,9 @@ from pathlib import Path
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
+from django.test.utils import override_settings
 
-from api.conf import orchestrator_settings
+from common.conf import orchestrator_settings
 from orchestrator.agents.scripted import SCRIPTED_AGENT_CMD
 from orchestrator.engine import EXIT_BLOCKED, EXIT_MAX_ITERATIONS, Engine, EngineConfig
 from orchestrator.errors import InvalidName, OrchestratorError
@@ -82,10 +83,15 @@ class Command(BaseCommand):
         repo_root = Path(options["repo_root"] or orchestrator_settings().repo_root).resolve()
         if not repo_root.is_dir():
             raise CommandError(f"Repository root {repo_root} is not a directory.")
-        if options["repo_root"]:
-            # The embedded API must serve the repository we orchestrate.
-            settings.ORCHESTRATOR = {**getattr(settings, "ORCHESTRATOR", {}), "REPO_ROOT": str(repo_root)}
-            orchestrator_settings.cache_clear()
+        if not options["repo_root"]:
+            return self._handle(repo_root, options)
+        # The embedded API must serve the repository we orchestrate, and every read goes through
+        # the settings accessor: Django's scoped override (restored on return, the accessor told by
+        # setting_changed) rather than threading the root through every view.
+        with override_settings(ORCHESTRATOR={**settings.ORCHESTRATOR, "REPO_ROOT": str(repo_root)}):
+            return self._handle(repo_root, options)
+
+    def _handle(self, repo_root: Path, options):
         if options["api_only"]:
             return self._serve_only(options["api_host"], options["api_port"], repo_root)
         if not options["plan"]:
@@ -183,9 +189,11 @@ class Command(BaseCommand):
             raise CommandError(exc.message) from None
 
     def _start_server(self, options):
-        from realtime.serving import EmbeddedServer
+        from channels.routing import get_default_application
 
-        server = EmbeddedServer(options["api_host"], options["api_port"])
+        from serving.embedded_server import EmbeddedServer
+
+        server = EmbeddedServer(get_default_application(), options["api_host"], options["api_port"])
         try:
             server.start()
         except (ImproperlyConfigured, RuntimeError, OSError) as exc:

@@ -4,7 +4,8 @@ Daphne runs in a daemon thread with its asyncio reactor: the orchestrator keeps 
 thread and its signal handlers, and, with the in-memory layer, its bus can publish
 straight into the server's consumers (LayerPublisher on `server.loop`). Binding is
 refused, as by `manage.py serve`, on a non-loopback host while reads or commands would
-be open to anyone (api.checks.serving_errors).
+be open to anyone (common.checks.serving_errors). The ASGI application is passed in (the
+commands pass Channels' ASGI_APPLICATION), so nothing here imports the project package.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import logging
 import threading
 import time
 
-from django.conf import settings
 from django.core.checks import ERROR
 from django.core.exceptions import ImproperlyConfigured
 
@@ -21,21 +21,20 @@ logger = logging.getLogger(__name__)
 
 
 def bind(host: str) -> None:
-    """Tell the read policy and the bind check which address we serve on; refuse an unsafe one."""
-    from api.checks import serving_errors
-    from api.conf import orchestrator_settings
+    """Refuse to serve on `host` where the bind check finds an error; log its warnings."""
+    from common.checks import serving_errors
 
-    settings.ORCHESTRATOR = {**getattr(settings, "ORCHESTRATOR", {}), "BIND_HOST": host}
-    orchestrator_settings.cache_clear()
-    errors = [m for m in serving_errors() if m.level >= ERROR]
+    messages = serving_errors(host)
+    errors = [m for m in messages if m.level >= ERROR]
     if errors:
         raise ImproperlyConfigured("\n".join(f"{m.msg} ({m.hint})" for m in errors))
-    for message in serving_errors():
+    for message in messages:
         logger.warning("%s", message.msg)
 
 
 class EmbeddedServer:
-    def __init__(self, host: str = "127.0.0.1", port: int = 8000):
+    def __init__(self, application, host: str = "127.0.0.1", port: int = 8000):
+        self.application = application
         self.host = host
         self.port = port
         self._server = None
@@ -47,15 +46,14 @@ class EmbeddedServer:
         # Importing daphne.server installs Twisted's asyncio reactor: only now, never at import.
         from daphne.server import Server, twisted_loop
 
-        from api.daphne_endpoint import listen_endpoint
-        from orchestrator_site.asgi import application
+        from realtime.embedded import start_with_reactor
 
-        from .embedded import start_with_reactor
+        from .daphne_endpoint import listen_endpoint
 
         start_with_reactor()
         ready = threading.Event()
         self._server = Server(
-            application=application,
+            application=self.application,
             endpoints=[listen_endpoint(self.host, self.port)],
             signal_handlers=False,  # the orchestrator's own handlers stop us (stop())
             ready_callable=ready.set,

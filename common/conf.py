@@ -1,4 +1,9 @@
-"""The one accessor for the ORCHESTRATOR settings dict, with its documented defaults."""
+"""The one accessor for the ORCHESTRATOR settings dict, and the one place of its keys' defaults.
+
+settings.ORCHESTRATOR holds what the deployment set (ORCHESTRATOR_<KEY> in the environment,
+or a test's override); everything else comes from DEFAULTS below. Values are read once per
+process and settings change (tests' overrides reset the cache), never mutated at run time.
+"""
 
 from dataclasses import dataclass
 from functools import lru_cache
@@ -11,7 +16,8 @@ from django.dispatch import receiver
 from orchestrator.layout import RepoLayout
 
 DEFAULTS = {
-    # Root of the repository whose docs/plans, docs/plan-outputs and .claude/ are served.
+    # Root of the repository whose docs/plans, docs/plan-outputs and .claude/ are served
+    # (default: the directory the server was started in).
     "REPO_ROOT": ".",
     # Deadline for a control command sent over an orchestrator's IPC socket.
     "IPC_TIMEOUT": 2.0,
@@ -20,12 +26,11 @@ DEFAULTS = {
     "STATUS_IPC_TIMEOUT": 0.5,
     # "1": reads need a login; "0": reads are open; "" (default): on a DEBUG server, open to
     # clients on this machine (loopback peer asking for a loopback host, per request:
-    # api.permissions.may_read), closed otherwise.
+    # common.permissions.may_read), closed otherwise.
     "READS_REQUIRE_AUTH": "",
-    # Address the server was told to bind to (set by the serve commands; read by the bind check).
+    # Address a deployment serves on, for `manage.py check --deploy` (the serve commands check the
+    # address they bind themselves).
     "BIND_HOST": "127.0.0.1",
-    # An instance whose heartbeat is older than this is stale (the ecosystem's 60 s).
-    "STALE_AFTER_S": 60.0,
     # WebSocket ping interval; clients silent for two intervals are closed.
     "WS_HEARTBEAT_S": 30.0,
     # Events queued per WebSocket/SSE client before the oldest are dropped for a `gap`.
@@ -66,10 +71,9 @@ class OrchestratorSettings:
     repo_root: Path
     ipc_timeout: float
     status_ipc_timeout: float
-    # "open", "closed", or "local": open to clients on this machine only (see api.permissions.may_read).
+    # "open", "closed", or "local": open to clients on this machine only (see common.permissions.may_read).
     reads_policy: str
     bind_host: str
-    stale_after_s: float
     ws_heartbeat_s: float
     ws_queue_size: int
     stream_max_unread_bytes: int
@@ -96,7 +100,8 @@ def is_loopback(host: str) -> bool:
 
 @lru_cache(maxsize=1)
 def orchestrator_settings() -> OrchestratorSettings:
-    raw = {**DEFAULTS, **getattr(settings, "ORCHESTRATOR", {})}
+    configured = getattr(settings, "ORCHESTRATOR", {})
+    raw = {key: configured.get(key, default) for key, default in DEFAULTS.items()}
     bind_host = str(raw["BIND_HOST"])
     reads_flag = str(raw["READS_REQUIRE_AUTH"]).strip().lower()
     if reads_flag in {"1", "true", "yes", "on"}:
@@ -111,7 +116,6 @@ def orchestrator_settings() -> OrchestratorSettings:
         status_ipc_timeout=float(raw["STATUS_IPC_TIMEOUT"]),
         reads_policy=reads_policy,
         bind_host=bind_host,
-        stale_after_s=float(raw["STALE_AFTER_S"]),
         ws_heartbeat_s=float(raw["WS_HEARTBEAT_S"]),
         ws_queue_size=int(raw["WS_QUEUE_SIZE"]),
         stream_max_unread_bytes=int(raw["STREAM_MAX_UNREAD_BYTES"]),

@@ -55,7 +55,7 @@ def error_body(code: str, message: str, details: dict | None = None) -> dict:
 
 
 def request_too_large_body() -> dict:
-    """The 413 answer, whether Django, the WSGI guard or daphne's request refuses the body (api.bodylimit)."""
+    """The 413 answer, whether Django, the WSGI guard or daphne's request refuses the body (serving.bodylimit)."""
     limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
     return error_body("request_too_large", f"The request body exceeds {limit} bytes.", {"limit": limit})
 

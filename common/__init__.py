@@ -1,0 +1,1 @@
+"""Server plumbing every app stands on: the settings accessor, permissions, checks and the error shape."""
