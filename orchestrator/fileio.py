@@ -1,103 +1,24 @@
-"""Identity-checked read caches, flock locks and atomic replaces, so shared files stay whole and cheap to read."""
+"""flock locks and atomic replaces, so shared files stay whole for every reader and writer."""
 
 import errno
 import fcntl
 import os
 import re
 import tempfile
-import threading
 import time
-import zlib
-from collections import OrderedDict
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Iterator
 
 from .errors import LockTimeout
 
-T = TypeVar("T")
-
-FileKey = tuple[int, int, int, int]
-
-# A file written twice within one timestamp tick keeps its mtime (and maybe its size),
-# so an entry read this soon after the file's mtime is re-checked by content until the
-# file has been quiet for longer than any filesystem's timestamp granularity.
+# A file written twice within one timestamp tick keeps its mtime (and maybe its size), so
+# whoever judges a file unchanged by its stat must re-check one whose mtime is this recent
+# (longer than any filesystem's timestamp granularity).
 RACY_NS = 2_000_000_000
 
 DEFAULT_FILE_MODE = 0o644
 STALE_TEMP_S = 600.0  # a temporary file of atomic_write this old belongs to a writer that died
-
-
-def file_key(st: os.stat_result) -> FileKey:
-    """Everything that changes when a file is replaced (inode) or rewritten in place (mtime, size)."""
-    return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
-
-
-@dataclass(frozen=True)
-class _Entry:
-    key: FileKey
-    crc: int
-    value: Any
-    racy: bool
-
-
-class IdentityCache:
-    """A bounded LRU of values parsed from files, valid only while the file's identity is unchanged.
-
-    Because every hit is validated against the file itself, a stale value is never served
-    and nobody ever needs to clear the cache; a plain hit costs one os.stat.
-    """
-
-    def __init__(self, maxsize: int = 256):
-        self.maxsize = maxsize
-        self._entries: OrderedDict[str, _Entry] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def load(self, path: Path, parse: Callable[[bytes, os.stat_result, int], T]) -> T | None:
-        """The parsed file, or None if it does not exist; `parse(data, stat, crc32)` runs only on a miss."""
-        name = os.fspath(path)
-        try:
-            st = os.stat(name)
-        except (FileNotFoundError, NotADirectoryError):
-            self._drop(name)
-            return None
-        with self._lock:
-            entry = self._entries.get(name)
-            if entry is not None and entry.key == file_key(st) and not entry.racy:
-                self._entries.move_to_end(name)
-                return entry.value
-        try:
-            with open(name, "rb") as handle:
-                data = handle.read()
-                st = os.fstat(handle.fileno())
-        except (FileNotFoundError, NotADirectoryError):
-            self._drop(name)
-            return None
-        crc = zlib.crc32(data)
-        if entry is not None and entry.key == file_key(st) and entry.crc == crc:
-            value = entry.value
-        else:
-            value = parse(data, st, crc)
-        self.put(path, st, crc, value)
-        return value
-
-    def put(self, path: Path, st: os.stat_result, crc: int, value: Any) -> None:
-        """Remember a value for the file as `st` describes it (writers prime the cache with what they wrote)."""
-        racy = time.time_ns() - st.st_mtime_ns < RACY_NS
-        name = os.fspath(path)
-        with self._lock:
-            self._entries[name] = _Entry(file_key(st), crc, value, racy)
-            self._entries.move_to_end(name)
-            while len(self._entries) > self.maxsize:
-                self._entries.popitem(last=False)
-
-    def _drop(self, name: str) -> None:
-        with self._lock:
-            self._entries.pop(name, None)
 
 
 @contextmanager

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .fileio import IdentityCache
+from .filecache import plan_files
 
 # The phase name status files fall back to for a task that names none (hand-written or
 # other tools' files); the parser itself never produces one, since it keeps only tasks
@@ -101,9 +101,6 @@ def is_plan(text: str) -> bool:
     return any(_PHASE_RE.fullmatch(line) for line in _lines(text))
 
 
-_PLAN_CACHE = IdentityCache(maxsize=512)
-
-
 def _parse_file(data: bytes, _stat: os.stat_result, _crc: int) -> ParsedPlan:
     return parse_plan(data.decode("utf-8", errors="replace").lstrip("\ufeff"))
 
@@ -113,7 +110,7 @@ def read_plan(path: Path) -> ParsedPlan:
 
     Raises FileNotFoundError for a missing file: callers decide whether that is a 404.
     """
-    plan = _PLAN_CACHE.load(Path(path), _parse_file)
+    plan = plan_files.load(Path(path), _parse_file)
     if plan is None:
         raise FileNotFoundError(os.fspath(path))
     return plan

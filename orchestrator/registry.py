@@ -18,7 +18,8 @@ from typing import Callable, TypeVar
 from .clock import Clock, iso, parse_iso, utc_now
 from .errors import InstanceNotFound, InvalidOrchestratorState, InvalidRequest, RegistryUnavailable
 from .events import ORCHESTRATOR_STATES
-from .fileio import IdentityCache, atomic_write, existing_mode, locked
+from .filecache import registry_files
+from .fileio import atomic_write, existing_mode, locked
 
 T = TypeVar("T")
 
@@ -26,9 +27,6 @@ logger = logging.getLogger(__name__)
 
 STALE_AFTER_S = 60  # the existing tools heartbeat every 10 s and call an instance stale after 60 s
 INSTANCE_STATUSES = ("running", "stopping", "stopped", "crashed")
-
-_CACHE = IdentityCache(maxsize=64)
-
 
 @dataclass(frozen=True)
 class Instance:
@@ -108,7 +106,7 @@ class Registry:
 
     def list(self) -> list[Instance]:
         """Every well-formed entry, in file order. RegistryUnavailable if the file is garbage."""
-        instances = _CACHE.load(self.path, self._parse)
+        instances = registry_files.load(self.path, self._parse)
         return list(instances or ())
 
     def _parse(self, data: bytes, _stat: os.stat_result, _crc: int) -> tuple[Instance, ...]:

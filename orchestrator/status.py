@@ -11,15 +11,13 @@ from typing import Callable, TypeVar
 from .clock import Clock, iso, utc_now
 from .errors import PlanNotFound, PreconditionFailed, StatusFileCorrupt
 from .dirlock import DEFAULT_TIMEOUT_S, dir_locked
-from .fileio import IdentityCache, atomic_write, existing_mode
+from .filecache import status_files
+from .fileio import atomic_write, existing_mode
 from .plans import UNPHASED, ParsedPlan
 
 T = TypeVar("T")
 
 TASK_STATUSES = ("pending", "in_progress", "completed", "failed", "skipped")
-
-_CACHE = IdentityCache(maxsize=256)
-
 
 @dataclass(frozen=True)
 class StatusSnapshot:
@@ -124,7 +122,7 @@ def read_status(path: Path) -> StatusSnapshot | None:
     Served from a cache validated by file identity, so an unchanged file costs one os.stat.
     """
     path = Path(path)
-    return _CACHE.load(path, _snapshot_parser(path))
+    return status_files.load(path, _snapshot_parser(path))
 
 
 def _read_fresh(path: Path) -> StatusSnapshot | None:
@@ -148,7 +146,7 @@ def _write(path: Path, data: dict, mode: int | None) -> StatusSnapshot:
     st = atomic_write(path, payload, mode=mode)
     crc = zlib.crc32(payload)
     snapshot = StatusSnapshot(data, _etag(st, crc), st.st_mtime, path)
-    _CACHE.put(path, st, crc, snapshot)
+    status_files.put(path, st, crc, snapshot)
     return snapshot
 
 
