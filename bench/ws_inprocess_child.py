@@ -22,7 +22,7 @@ from channels.routing import get_default_application  # noqa: E402
 
 from orchestrator.events import EventBus  # noqa: E402
 from orchestrator.journal import Journal, attach_journal  # noqa: E402
-from realtime.publish import LayerPublisher  # noqa: E402
+from realtime.bridge.publish import LayerPublisher  # noqa: E402
 from serving.embedded_server import EmbeddedServer  # noqa: E402
 
 server = EmbeddedServer(get_default_application(), "127.0.0.1", 0)

@@ -140,7 +140,7 @@ async def redis_latency(samples: int) -> list[float]:
 
     from orchestrator.events import EventBus
     from orchestrator.journal import Journal, attach_journal
-    from realtime.publish import LayerPublisher
+    from realtime.bridge.publish import LayerPublisher
 
     redis = RedisServer().start()
     root = make_repo(journaled=True)

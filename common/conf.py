@@ -36,7 +36,7 @@ DEFAULTS = {
     # Events queued per WebSocket/SSE client before the oldest are dropped for a `gap`.
     "WS_QUEUE_SIZE": 256,
     # Bytes a stream's client may leave unread in the server (daphne's transport buffer) before
-    # sending pauses, so that events are dropped for a `gap` instead (realtime/flow.py) ...
+    # sending pauses, so that events are dropped for a `gap` instead (realtime/stream/flow.py) ...
     "STREAM_MAX_UNREAD_BYTES": 1024 * 1024,
     # ... and how long it may stay over that before it is cut off (WebSocket close 4429).
     "STREAM_STALL_S": 20.0,

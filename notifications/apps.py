@@ -9,7 +9,7 @@ class NotificationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from realtime.signals import bridge_started, event_bridged
+        from realtime.bridge.signals import bridge_started, event_bridged
 
         from .observer import on_bridge_started, on_event_bridged
 

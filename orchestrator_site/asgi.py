@@ -16,10 +16,10 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from realtime.auth import TokenAuthMiddlewareStack  # noqa: E402
-from realtime.flow import TransportScope  # noqa: E402
-from realtime.origin import AllowedHostsOriginValidator  # noqa: E402
-from realtime.routing import unknown_path, websocket_urlpatterns  # noqa: E402
+from realtime.stream.auth import TokenAuthMiddlewareStack  # noqa: E402
+from realtime.stream.flow import TransportScope  # noqa: E402
+from realtime.stream.origin import AllowedHostsOriginValidator  # noqa: E402
+from realtime.stream.routing import unknown_path, websocket_urlpatterns  # noqa: E402
 from serving import daphne_request  # noqa: E402
 from serving.admission import AdmissionASGI  # noqa: E402
 from serving.replay import ReplayASGI  # noqa: E402
@@ -28,7 +28,7 @@ from serving.replay import ReplayASGI  # noqa: E402
 # before Twisted buffers them and log no credentials (serving/daphne_request.py).
 daphne_request.install()
 
-# TransportScope: streams see how much their client has left unread (realtime/flow.py).
+# TransportScope: streams see how much their client has left unread (realtime/stream/flow.py).
 application = TransportScope(ProtocolTypeRouter(
     {
         "http": ReplayASGI(AdmissionASGI(django_asgi_app)),

@@ -226,9 +226,9 @@ if REDIS_URL:
                 "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 2}],
                 # channels-redis drops group_send messages silently once a channel holds
                 # `capacity` messages; consumers drain their channel into a bounded queue
-                # of their own (realtime.outbox), so the layer's buffer only has to absorb
+                # of their own (realtime.stream.outbox), so the layer's buffer only has to absorb
                 # bursts while a server is busy; a loss shows as an id jump that consumers
-                # fill from the journal (realtime.stream).
+                # fill from the journal (realtime.stream.eventstream).
                 "capacity": 1000,
                 # Members older than this are dropped, live or not: consumers renew theirs
                 # on every heartbeat (WS_HEARTBEAT_S, 30 s), so a short expiry costs nothing

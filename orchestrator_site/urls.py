@@ -25,7 +25,7 @@ urlpatterns = [
     path("", include("dashboard.urls")),
     path("", include("api.urls")),
     path("", include("notifications.urls")),
-    path("", include("realtime.urls")),
+    path("", include("realtime.stream.urls")),
 ]
 
 handler400 = "common.errorviews.bad_request"

@@ -10,6 +10,6 @@ class RealtimeConfig(AppConfig):
     def ready(self):
         from api.signals import orphan_status_changed
 
-        from .orphans import on_orphan_status_changed
+        from .bridge.orphans import on_orphan_status_changed
 
         orphan_status_changed.connect(on_orphan_status_changed, dispatch_uid="realtime-orphan-status")

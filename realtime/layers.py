@@ -6,7 +6,7 @@ costs O(N^2) (about 0.7 ms of CPU per client at 1,000 clients, bench/ws_fanout.p
 sweep only enforces `expiry` (60 s) and `group_expiry` (minutes), so running it at most
 once a second changes nothing a client can observe. group_send also copies a message
 once rather than once per member (receivers treat layer messages as read-only, as ours
-do: realtime.stream never mutates an event) and puts it directly instead of spawning a
+do: realtime.stream.eventstream never mutates an event) and puts it directly instead of spawning a
 task per member; names were validated by group_add.
 """
 

@@ -15,7 +15,7 @@ import weakref
 # Enough to keep two cores busy while some requests wait on IPC sockets or file locks;
 # well under PostgreSQL's default max_connections (100) even with several processes.
 MAX_IN_FLIGHT = 16
-# Long-lived streams served over plain HTTP (realtime/urls.py).
+# Long-lived streams served over plain HTTP (realtime/stream/urls.py).
 STREAM_SUFFIXES = ("/events-sse",)
 
 

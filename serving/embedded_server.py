@@ -46,7 +46,7 @@ class EmbeddedServer:
         # Importing daphne.server installs Twisted's asyncio reactor: only now, never at import.
         from daphne.server import Server, twisted_loop
 
-        from realtime.embedded import start_with_reactor
+        from realtime.bridge.autostart import start_with_reactor
 
         from .daphne_endpoint import listen_endpoint
 

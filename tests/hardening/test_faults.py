@@ -663,7 +663,7 @@ async def test_gap_frame_never_names_events_the_client_already_received(tmp_path
     gap's `since`, as documented, would have handled those events twice."""
     from orchestrator.events import Event
     from orchestrator.journal import Journal
-    from realtime.stream import EventStream
+    from realtime.stream.eventstream import EventStream
 
     journal = Journal(tmp_path / f"{INSTANCE}.jsonl")
     stream = EventStream(instance_id=INSTANCE, journal_for=lambda _: journal, queue_size=4)

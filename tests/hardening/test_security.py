@@ -22,7 +22,7 @@ from api.models import AuditEntry
 from orchestrator import ipc
 from orchestrator.errors import OrchestratorUnavailable
 from orchestrator.ipc import IPCServer, send_command
-from realtime.routing import websocket_urlpatterns
+from realtime.stream.routing import websocket_urlpatterns
 
 from .conftest import INSTANCE, assert_error_shape
 

@@ -9,7 +9,7 @@ from channels.layers import get_channel_layer
 from notifications.models import Delivery
 from notifications.observer import dispatcher
 from notifications.services import webhook_create
-from realtime.bridge import EventBridge
+from realtime.bridge.bridge import EventBridge
 from realtime.groups import ALL_GROUP
 from tests.realtime.conftest import Orchestrator
 

@@ -6,7 +6,7 @@ import signal
 from django.core.management.base import BaseCommand
 
 from common.conf import orchestrator_settings
-from realtime.bridge import EventBridge
+from realtime.bridge.bridge import EventBridge
 
 
 class Command(BaseCommand):

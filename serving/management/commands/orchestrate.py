@@ -206,7 +206,7 @@ class Command(BaseCommand):
         (the in-memory layer lives there), on a loop of its own when a shared layer (Redis) is set."""
         from channels.layers import InMemoryChannelLayer, get_channel_layer
 
-        from realtime.publish import LayerPublisher
+        from realtime.bridge.publish import LayerPublisher
 
         layer = get_channel_layer()
         if layer is None or (server is None and isinstance(layer, InMemoryChannelLayer)):

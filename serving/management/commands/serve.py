@@ -32,7 +32,7 @@ class Command(BaseCommand):
             return
         from daphne.cli import CommandLineInterface
 
-        from realtime.embedded import start_with_reactor
+        from realtime.bridge.autostart import start_with_reactor
 
         start_with_reactor()
         self.stdout.write(f"Serving on http://{address}:{port}/ (daphne; Ctrl-C stops)")

@@ -7,7 +7,7 @@ from common.permissions import may_read
 # but 1000 and 3000-4999 in a close the application asks for, so 4500 and 4503 stand for them.
 CLOSE_BAD_REQUEST = 4400  # a malformed query parameter (`since` that is not an event id)
 CLOSE_UNAUTHENTICATED = 4401  # no credentials where reads need them, or a bad token
-CLOSE_FORBIDDEN = 4403  # origin not trusted (realtime.origin)
+CLOSE_FORBIDDEN = 4403  # origin not trusted (realtime.stream.origin)
 CLOSE_NOT_FOUND = 4404  # no such orchestrator instance
 CLOSE_STALE = 4408  # the client answered no ping for two heartbeat intervals
 CLOSE_TOO_SLOW = 4429  # the client left over STREAM_MAX_UNREAD_BYTES unread for STREAM_STALL_S

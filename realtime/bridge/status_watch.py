@@ -1,4 +1,4 @@
-"""One thread that watches the status files of every adopted instance (realtime.adoption).
+"""One thread that watches the status files of every adopted instance (realtime.bridge.adoption).
 
 The core's StatusMonitor.start() runs a thread of its own per file, which is right for an
 orchestrator watching its one plan and wrong for a bridge: any process may write the

@@ -1,16 +1,16 @@
 """Follows every registered orchestrator on disk and publishes its events into the channel layer.
 
 This is how orchestrators that do not publish themselves become live: those of other
-tools (adopted: their status.json is turned into journaled events, realtime.adoption),
+tools (adopted: their status.json is turned into journaled events, realtime.bridge.adoption),
 ours when no shared layer joins them to the server (the journal is tailed), and every
 instance's life as the registry tells it (appearing, stale, crashed, gone:
-realtime.lifecycle). It runs as `manage.py bridge_events`, or inside the server process
-when the channel layer is in-memory (realtime.embedded).
+realtime.bridge.states). It runs as `manage.py bridge_events`, or inside the server process
+when the channel layer is in-memory (realtime.bridge.autostart).
 
 Delivery rule: the bridge tails every journal, always. An orchestrator that shares the
 layer with the servers (Redis, or `orchestrate --api-server`) publishes its bus directly
 as well, the faster path; consumers drop the second copy by (instance, id), which they
-must track anyway to splice replay and live events (realtime.stream).
+must track anyway to splice replay and live events (realtime.stream.eventstream).
 
 Only instances whose process lives and whose entry is not finished (stopped, crashed) are
 followed, at most MAX_FOLLOWED at a time: any process may write the registry, and thousands
@@ -45,9 +45,9 @@ from orchestrator.layout import RepoLayout
 from orchestrator.registry import Instance, Registry
 
 from .adoption import Adoption, writer_lock
-from .groups import ALL_GROUP, event_message, instance_group
-from .journals import BRIDGED_DIR, journal_path
-from .lifecycle import TERMINAL, Seen, observe, transition
+from ..groups import ALL_GROUP, event_message, instance_group
+from ..journals import BRIDGED_DIR, journal_path
+from .states import TERMINAL, Seen, observe, transition
 from .signals import bridge_started, event_bridged
 from .status_watch import StatusWatch
 

@@ -15,7 +15,7 @@ import pytest
 
 from bench.ws_client import WSClient
 
-from .conftest import INSTANCE, DaphneServer, Orchestrator
+from ..conftest import INSTANCE, DaphneServer, Orchestrator
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

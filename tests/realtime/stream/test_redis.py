@@ -8,9 +8,9 @@ from channels_redis.core import RedisChannelLayer
 
 from bench.ws_client import WSClient, WSClosed
 from realtime.groups import event_message, instance_group
-from realtime.publish import LayerPublisher
+from realtime.bridge.publish import LayerPublisher
 
-from .conftest import INSTANCE, DaphneServer, Orchestrator, RedisServer
+from ..conftest import INSTANCE, DaphneServer, Orchestrator, RedisServer
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 

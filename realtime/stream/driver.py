@@ -13,7 +13,7 @@ import time
 from typing import Awaitable, Callable
 
 from .flow import Backlog
-from .stream import EventStream, control_frame
+from .eventstream import EventStream, control_frame
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ async def run_stream(stream: EventStream, *, since: int | None, snapshot: Callab
                      send: Send, backlog: Backlog) -> None:
     """Snapshot, replay (or reset), then live frames until cancelled; ClientTooSlow if the client stops reading.
 
-    Each frame waits for the client to have read most of what it was sent (realtime.flow): while it
+    Each frame waits for the client to have read most of what it was sent (realtime.stream.flow): while it
     waits, live events pile up in the bounded outbox, which drops them and later sends `gap`.
     """
     opening = await stream.open(since)

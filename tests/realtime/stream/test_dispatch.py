@@ -6,7 +6,7 @@ import json
 import pytest
 from channels.exceptions import StopConsumer
 
-from realtime.consumers import dispatch_both
+from realtime.stream.consumers import dispatch_both
 from realtime.groups import EncodedEvent, event_message, received_event
 
 EVENT = {"id": 3, "type": "tool_started", "timestamp": "2025-01-02T03:04:05.000Z", "instance_id": "orch-1",

@@ -11,10 +11,10 @@ import pytest
 from orchestrator.status import update_status
 
 from bench.ws_client import WSClient
-from realtime import bridge as bridge_module
+from realtime.bridge import bridge as bridge_module
 from realtime.journals import bridged_journal_path
 
-from .conftest import DaphneServer, wait_for
+from ..conftest import DaphneServer, wait_for
 from .test_bridge import Listener, Running
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -10,11 +10,11 @@ from channels.layers import get_channel_layer
 from orchestrator.clock import iso_now
 from orchestrator.journal import Journal
 from orchestrator.status import update_status
-from realtime.bridge import EventBridge
+from realtime.bridge.bridge import EventBridge
 from realtime.groups import ALL_GROUP, instance_group
 from realtime.journals import bridged_journal_path, journal_path
 
-from .conftest import INSTANCE, Orchestrator, connected, wait_for
+from ..conftest import INSTANCE, Orchestrator, connected, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -158,7 +158,7 @@ async def test_a_garbage_registry_is_survived(repo, orchestrator):
 
 
 async def test_embedded_bridge_makes_journal_writes_live_on_the_websocket(repo, orchestrator, settings):
-    from realtime.embedded import stop_bridge
+    from realtime.bridge.autostart import stop_bridge
 
     settings.ORCHESTRATOR = {**settings.ORCHESTRATOR, "EMBEDDED_BRIDGE": ""}  # in-memory layer: on
     orchestrator.state("running")  # ours journal before they register

@@ -6,7 +6,7 @@ import time
 
 from orchestrator.events import EventBus
 from realtime.groups import ALL_GROUP, instance_group
-from realtime.publish import LayerPublisher
+from realtime.bridge.publish import LayerPublisher
 
 TOOL = {"tool_id": "t1", "tool_name": "Bash", "input_summary": "ls"}
 

@@ -7,7 +7,7 @@ from channels.layers import get_channel_layer
 
 from realtime.groups import ALL_GROUP, instance_group
 
-from .conftest import INSTANCE, connected, publish
+from ..conftest import INSTANCE, connected, publish
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -76,7 +76,7 @@ async def test_agent_text_is_on_the_events_stream_but_not_on_activity(orchestrat
 
 
 async def test_events_of_other_instances_do_not_leak_in(orchestrator, repo):
-    from .conftest import Orchestrator
+    from ..conftest import Orchestrator
 
     other = Orchestrator(repo, "orch-other")
     comm = await connected(EVENTS)
@@ -87,7 +87,7 @@ async def test_events_of_other_instances_do_not_leak_in(orchestrator, repo):
 
 
 async def test_all_instances_stream_starts_with_the_list_and_carries_every_instance(orchestrator, repo):
-    from .conftest import Orchestrator
+    from ..conftest import Orchestrator
 
     comm = await connected("/api/events")
     snapshot = await comm.receive_json_from(3)
@@ -204,7 +204,7 @@ async def test_events_of_an_instance_with_an_odd_id_pass_through_the_all_stream(
 
 @pytest.mark.parametrize("path", [EVENTS, "/api/events"])
 async def test_a_malformed_since_closes_with_4400_and_joins_no_group(instance, path):
-    from .conftest import communicator
+    from ..conftest import communicator
 
     comm = communicator(path + "?since=%C2%B2")
     connected_, _ = await comm.connect(timeout=3)
@@ -220,7 +220,7 @@ async def test_all_instances_snapshot_stays_one_bounded_frame_with_live_instance
     daphne's 1 MiB message limit, lead with what is live and say how many it left to REST."""
     import subprocess
 
-    from realtime.snapshots import DASHBOARD_SNAPSHOT_MAX
+    from realtime.stream.snapshots import DASHBOARD_SNAPSHOT_MAX
 
     gone = subprocess.Popen(["true"])
     gone.wait()

@@ -61,7 +61,7 @@ def _error(code: str, message: str) -> OpenApiExample:
 
 
 class EventsSSESchema(APIView):
-    """Never dispatched: realtime.sse.events_sse serves the path."""
+    """Never dispatched: realtime.stream.sse.events_sse serves the path."""
 
     @extend_schema(
         operation_id="orchestrators_events_sse",

@@ -6,7 +6,7 @@ its own (a daemon thread), or on the loop of an in-process server when one is gi
 the in-memory layer's queues belong to the loop its consumers run on. A layer that is
 down (Redis restarting) costs dropped messages and one warning per outage, never an
 exception in the engine; clients recover those events from the journal, which the
-consumers read when they see an id jump (realtime.stream).
+consumers read when they see an id jump (realtime.stream.eventstream).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from collections import deque
 
 from orchestrator.events import Event, EventBus, Subscription
 
-from .groups import ALL_GROUP, event_message, instance_group
+from ..groups import ALL_GROUP, event_message, instance_group
 
 logger = logging.getLogger(__name__)
 

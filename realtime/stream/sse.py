@@ -27,13 +27,13 @@ from common.errors import error_body
 from common.permissions import may_read, request_connection
 
 from . import snapshots
-from .embedded import ensure_bridge
+from ..bridge.autostart import ensure_bridge
 from .flow import Backlog, ClientTooSlow, backlog_for
 from .auth import user_for_token
-from .groups import instance_group
-from .journals import open_journal
-from .session import rejoin, start_tasks, stop_tasks
-from .stream import EventStream, InvalidCursor, control_frame, parse_since
+from ..groups import instance_group
+from ..journals import open_journal
+from .driver import rejoin, start_tasks, stop_tasks
+from .eventstream import EventStream, InvalidCursor, control_frame, parse_since
 
 logger = logging.getLogger(__name__)
 

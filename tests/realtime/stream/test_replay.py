@@ -4,7 +4,7 @@ import asyncio
 
 from orchestrator.events import EventBus
 from orchestrator.journal import Journal
-from realtime.stream import EventStream
+from realtime.stream.eventstream import EventStream
 
 INSTANCE = "orch-1"
 
@@ -99,7 +99,7 @@ async def test_activity_stream_replays_only_tool_events(tmp_path):
 
 import pytest  # noqa: E402
 
-from .conftest import INSTANCE as WS_INSTANCE, connected, publish  # noqa: E402
+from ..conftest import INSTANCE as WS_INSTANCE, connected, publish  # noqa: E402
 
 EVENTS = f"/api/orchestrators/{WS_INSTANCE}/events"
 

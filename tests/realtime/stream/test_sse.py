@@ -7,9 +7,9 @@ import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
 
-from realtime.sse import render
+from realtime.stream.sse import render
 
-from .conftest import INSTANCE, publish
+from ..conftest import INSTANCE, publish
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

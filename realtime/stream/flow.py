@@ -1,13 +1,13 @@
 """Flow control for streams: the bytes daphne still holds for a client, and what to do when it stops reading.
 
 ASGI's send() never blocks: daphne hands each frame to Twisted, whose transport keeps what
-the socket does not take, without limit. So the outbox's bound (realtime/outbox.py) held
+the socket does not take, without limit. So the outbox's bound (realtime/stream/outbox.py) held
 nothing back from a client that stopped reading: its sender drained the outbox into the
 transport as fast as events came (5 WebSocket clients that never read: 94 -> 174 MiB in
 40 s). The bound that matters is on the bytes buffered in the transport; ASGI has no word
 for it and daphne no option, but daphne's `send` is `partial(Server.handle_reply,
 protocol)`, and the protocol has the Twisted transport. TransportScope puts a
-TransportBuffer for it in the scope of every stream; the sender (realtime.session) waits
+TransportBuffer for it in the scope of every stream; the sender (realtime.stream.driver) waits
 while the client has more than STREAM_MAX_UNREAD_BYTES (1 MiB) unread, so the outbox fills,
 drops and later says `gap`, and a client that stays behind for STREAM_STALL_S (20 s; a reading
 client on a slow link drains 1 MiB well within it) is cut off, its buffers freed.

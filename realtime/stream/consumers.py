@@ -1,4 +1,4 @@
-"""WebSocket consumers: they turn layer messages into frames; the stream logic lives in realtime.stream."""
+"""WebSocket consumers: they turn layer messages into frames; the stream logic lives in realtime.stream.eventstream."""
 
 from __future__ import annotations
 
@@ -14,12 +14,12 @@ from common.conf import orchestrator_settings
 
 from . import access, snapshots
 from .auth import TOKEN_SUBPROTOCOL_PREFIX
-from .embedded import ensure_bridge
+from ..bridge.autostart import ensure_bridge
 from .flow import ClientTooSlow, backlog_for
-from .groups import ALL_GROUP, EVENT_MESSAGE_TYPE, instance_group, received_event
-from .journals import open_journal
-from .session import Heartbeat, rejoin, run_stream, start_tasks, stop_tasks
-from .stream import ACTIVITY_TYPES, EventStream, InvalidCursor, parse_since
+from ..groups import ALL_GROUP, EVENT_MESSAGE_TYPE, instance_group, received_event
+from ..journals import open_journal
+from .driver import Heartbeat, rejoin, run_stream, start_tasks, stop_tasks
+from .eventstream import ACTIVITY_TYPES, EventStream, InvalidCursor, parse_since
 
 logger = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from orchestrator.layout import RepoLayout
 from orchestrator.monitor import StatusMonitor
 from orchestrator.registry import Instance
 
-from .journals import bridged_journal_path
+from ..journals import bridged_journal_path
 from .status_watch import StatusWatch
 
 logger = logging.getLogger(__name__)

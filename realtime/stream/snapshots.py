@@ -10,8 +10,8 @@ from api.serializers.orchestrators import OrchestratorSerializer, OrchestratorSt
 from orchestrator.errors import InvalidName, OrchestratorError
 from orchestrator.registry import Registry
 
-from .journals import journal_path
-from .stream import control_frame
+from ..journals import journal_path
+from .eventstream import control_frame
 
 
 def _known(instance_id: str) -> bool:

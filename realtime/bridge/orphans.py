@@ -24,8 +24,8 @@ from orchestrator.monitor import StatusMonitor
 from orchestrator.registry import Instance
 
 from .adoption import status_path_for, writer_lock
-from .groups import ALL_GROUP, event_message, instance_group
-from .journals import BRIDGED_DIR, bridged_journal_path, journal_path
+from ..groups import ALL_GROUP, event_message, instance_group
+from ..journals import BRIDGED_DIR, bridged_journal_path, journal_path
 
 logger = logging.getLogger(__name__)
 
