@@ -26,12 +26,12 @@ from django.conf import settings
 from django.http.cookie import parse_cookie
 from django.utils.http import parse_http_date_safe
 
-from common.conf import is_loopback, orchestrator_settings
-from api.credentials import ANONYMOUS, Identity, accepted_credentials, identity_of
+from api.credentials import ANONYMOUS, Identity, accepted_credentials
 from api.credentials import CURRENT as ACCEPTED
 from api.credentials import EXPIRED as TO_RECHECK
 from api.readcache import CURRENT, EXPIRED, Payload
 from api.replayable import ReplaySlot, replay_slot
+from common.conf import is_loopback, orchestrator_settings
 
 # Headers a 304 keeps (RFC 9110 15.4.5), plus CORS so that browsers accept it cross-origin.
 _NOT_MODIFIED_KEEP = {"etag", "last-modified", "vary", "cache-control", "expires", "content-location"}

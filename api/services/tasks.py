@@ -3,8 +3,8 @@
 from dataclasses import dataclass
 
 from api.selectors.orchestrators import instance_get
-from api.signals import orphan_status_changed
 from api.selectors.plans import PlanFiles, TaskInfo, instance_plan_files, plan_locate, task_info
+from api.signals import orphan_status_changed
 from orchestrator.clock import iso_now
 from orchestrator.errors import InvalidName, OrchestratorError, PlanNotFound
 from orchestrator.layout import RepoLayout, check_task_id, plan_identity

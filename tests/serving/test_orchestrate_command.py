@@ -97,9 +97,17 @@ def test_without_claude_on_path_the_scripted_agent_is_used_and_said_so(monkeypat
     assert "`claude`) is not on PATH: using the bundled scripted agent" in command.stderr._out.getvalue()
 
 
-def test_only_the_scripted_agent_gets_the_project_on_its_python_path():
-    assert OrchestrateCommand._agent_env(AGENT_CMD)["PYTHONPATH"].startswith(str(PROJECT_ROOT))
-    assert OrchestrateCommand._agent_env(["claude", "-p", "{prompt}"]) is None
+def test_only_the_scripted_agent_gets_the_project_on_its_python_path(trio, monkeypatch):
+    """The scripted agent runs as `-m orchestrator.agents.scripted` inside the fixture repository, so it
+    completes only with the project on its path; any other agent must see the caller's path untouched."""
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+    with pytest.raises(CommandError):
+        orchestrate(trio, "trio", "--max-retries", "0", "--max-iterations", "1", "--agent-cmd",
+                    "sh -c 'mkdir -p \"$0\" && printf %s \"${PYTHONPATH-unset}\" > \"$0/path-$1.txt\"' {findings_dir} {task_id}")
+    assert (trio.layout.findings_dir("trio", archived=False) / "path-1.1.txt").read_text() == "unset"
+    trio.plan("solo", {"Phase 1: Only": ["1.1 Do it"]}, title="Solo")
+    orchestrate(trio, "solo", "--agent-cmd", AGENT)
+    assert status_of(trio, "solo")["1.1"]["status"] == "completed"
 
 
 def test_sigterm_stops_after_the_current_task(trio):
