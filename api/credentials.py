@@ -6,19 +6,19 @@ the read view notes the credential here (identity_of), and the replay in front o
 CREDENTIAL_TTL_S. Deleting the token, logging out, ending the session, or saving or
 deleting the user forgets it at once in this process; other processes (gunicorn's
 workers) keep accepting it for reads until its time is up. A session is never kept past
-its own expiry.
+its own expiry. The store is part of the process's ReadCaches (api/readcache.py).
 """
 
-import threading
 import time
 
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_out
 from django.contrib.sessions.models import Session
 from django.db.models.signals import post_delete, post_save
-from django.dispatch import receiver
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.authtoken.models import Token
+
+from orchestrator.lru import BoundedLRU
 
 CREDENTIAL_TTL_S = 5.0
 
@@ -29,10 +29,11 @@ ANONYMOUS: Identity = ("anonymous", None)
 
 
 class AcceptedCredentials:
+    """Credentials by their deadline; past `maxsize` the least recently used is forgotten (Django is asked again)."""
+
     def __init__(self, *, ttl: float = CREDENTIAL_TTL_S, maxsize: int = 4096):
-        self.ttl, self.maxsize = ttl, maxsize
-        self._until: dict[Identity, tuple[float, object]] = {}  # identity -> (wall-clock deadline, user pk)
-        self._lock = threading.Lock()
+        self.ttl = ttl
+        self._until: BoundedLRU[Identity, tuple[float, object]] = BoundedLRU(maxsize)  # -> (deadline, user pk)
 
     def state(self, identity: Identity) -> str | None:
         """CURRENT: accepted moments ago; EXPIRED: accepted, but Django must look again; None: unknown or revoked."""
@@ -47,28 +48,17 @@ class AcceptedCredentials:
         deadline = time.time() + self.ttl
         if expires_at is not None:
             deadline = min(deadline, expires_at)
-        with self._lock:
-            if len(self._until) >= self.maxsize:
-                horizon = time.time() - 60
-                self._until = {key: value for key, value in self._until.items() if value[0] > horizon}
-                if len(self._until) >= self.maxsize:
-                    self._until.clear()
-            self._until[identity] = (deadline, user_pk)
+        self._until.put(identity, (deadline, user_pk))
 
     def forget(self, identity: Identity) -> None:
-        with self._lock:
-            self._until.pop(identity, None)
+        self._until.pop(identity)
 
     def forget_user(self, user_pk) -> None:
-        with self._lock:
-            self._until = {key: value for key, value in self._until.items() if value[1] != user_pk}
+        self._until.discard_where(lambda known: known[1] == user_pk)
 
 
-accepted_credentials = AcceptedCredentials()
-
-
-def identity_of(request) -> Identity | None:
-    """How DRF authenticated `request` (remembering it), or None where the replay must not stand in for it."""
+def identity_of(request, accepted: AcceptedCredentials) -> Identity | None:
+    """How DRF authenticated `request` (remembering it in `accepted`), or None where the replay must not stand in."""
     user = request.user
     if not (user and user.is_authenticated):
         return ANONYMOUS
@@ -82,32 +72,32 @@ def identity_of(request) -> Identity | None:
         identity, expires_at = ("session", session.session_key), session.get_expiry_date().timestamp()
     else:
         return None
-    accepted_credentials.remember(identity, user.pk, expires_at=expires_at)
+    accepted.remember(identity, user.pk, expires_at=expires_at)
     return identity
 
 
-@receiver(post_delete, sender=Token)
-def _token_deleted(sender, instance, **kwargs):
-    accepted_credentials.forget(("token", instance.key))
+def forget_on_revocation(accepted: AcceptedCredentials) -> None:
+    """Connect the signals that end a credential (token deleted, logout, session ended, user changed) to `accepted`."""
 
+    def token_deleted(sender, instance, **kwargs):
+        accepted.forget(("token", instance.key))
 
-@receiver(post_delete, sender=Session)
-def _session_deleted(sender, instance, **kwargs):
-    accepted_credentials.forget(("session", instance.session_key))
+    def session_deleted(sender, instance, **kwargs):
+        accepted.forget(("session", instance.session_key))
 
+    def logged_out(sender, request, user, **kwargs):
+        session = getattr(request, "session", None)
+        if session is not None and session.session_key:
+            accepted.forget(("session", session.session_key))
+        if user is not None:
+            accepted.forget_user(user.pk)
 
-@receiver(user_logged_out)
-def _logged_out(sender, request, user, **kwargs):
-    session = getattr(request, "session", None)
-    if session is not None and session.session_key:
-        accepted_credentials.forget(("session", session.session_key))
-    if user is not None:
-        accepted_credentials.forget_user(user.pk)
+    def user_changed(sender, instance, **kwargs):
+        accepted.forget_user(instance.pk)
 
-
-def _user_changed(sender, instance, **kwargs):
-    accepted_credentials.forget_user(instance.pk)
-
-
-post_save.connect(_user_changed, sender=settings.AUTH_USER_MODEL, dispatch_uid="credentials-user-saved")
-post_delete.connect(_user_changed, sender=settings.AUTH_USER_MODEL, dispatch_uid="credentials-user-deleted")
+    # weak=False: the receivers are closures only the signals hold.
+    post_delete.connect(token_deleted, sender=Token, weak=False)
+    post_delete.connect(session_deleted, sender=Session, weak=False)
+    user_logged_out.connect(logged_out, weak=False)
+    post_save.connect(user_changed, sender=settings.AUTH_USER_MODEL, weak=False)
+    post_delete.connect(user_changed, sender=settings.AUTH_USER_MODEL, weak=False)

@@ -8,21 +8,26 @@ restarts) and the files' newest mtime as Last-Modified.
 Live reads (health, orchestrators) also depend on the clock, on pids and on what an
 orchestrator says over IPC, none of which a file change tells: their payloads are
 reused for at most `ttl` seconds (LIVE_TTL_S), and still only while the files are unchanged.
+
+Every cache of the read path lives in one ReadCaches object per process, made by
+ApiConfig.ready() (`read_caches()`); the replay in front of Django (serving/replay.py)
+keeps its stored responses itself and checks them against the same feeds.
 """
 
 import hashlib
 import itertools
-import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from django.apps import apps
 from rest_framework.renderers import JSONRenderer
 
+from orchestrator.changefeed import FeedPool
 from orchestrator.layout import RepoLayout
+from orchestrator.lru import BoundedLRU
 
-from .changefeed import FeedPool, feeds
+from .credentials import AcceptedCredentials
 
 Compute = Callable[[], tuple[Any, float | None]]
 
@@ -32,15 +37,18 @@ LIVE_TTL_S = 0.5
 
 CURRENT, EXPIRED, OUTDATED = "current", "expired", "outdated"
 
-# Bumped when this process changed live state (a command to an orchestrator): live payloads
-# taken before are outdated at once rather than answered for the rest of their time.
-_live_epoch = itertools.count()
-_current_live_epoch = next(_live_epoch)
 
 
-def outdate_live() -> None:
-    global _current_live_epoch
-    _current_live_epoch = next(_live_epoch)
+class LiveEpoch:
+    """Moves on when this process changed live state (a command to an orchestrator): live payloads
+    taken before are outdated at once rather than answered for the rest of their time."""
+
+    def __init__(self):
+        self._counter = itertools.count()
+        self.current = next(self._counter)
+
+    def bump(self) -> None:
+        self.current = next(self._counter)
 
 
 @dataclass(frozen=True)
@@ -51,6 +59,7 @@ class Payload:
     feed: Any                     # the ChangeFeed `generation` belongs to
     generation: int | None        # feed state the body was computed at; None: do not reuse
     expires: float | None = None  # time.monotonic() after which a live payload is too old; None: files only
+    epoch: LiveEpoch | None = None  # a live payload's, and its value when the payload was computed
     live_epoch: int | None = None
 
     def state(self, generation: int | None = None) -> str:
@@ -60,7 +69,7 @@ class Payload:
         if self.generation is None or generation != self.generation:
             return OUTDATED
         if self.expires is not None:
-            if self.live_epoch != _current_live_epoch:
+            if self.epoch is not None and self.live_epoch != self.epoch.current:
                 return OUTDATED
             if time.monotonic() >= self.expires:
                 return EXPIRED
@@ -68,10 +77,10 @@ class Payload:
 
 
 def render(data: Any, last_modified: float | None, *, feed=None, generation: int | None = None,
-           expires: float | None = None, live_epoch: int | None = None) -> Payload:
+           expires: float | None = None, epoch: LiveEpoch | None = None, live_epoch: int | None = None) -> Payload:
     body = JSONRenderer().render(data)
     etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
-    return Payload(body, etag, last_modified, feed, generation, expires, live_epoch)
+    return Payload(body, etag, last_modified, feed, generation, expires, epoch, live_epoch)
 
 
 class PayloadCache:
@@ -83,9 +92,8 @@ class PayloadCache:
 
     def __init__(self, *, pool: FeedPool, maxsize: int = 128):
         self._pool = pool
-        self.maxsize = maxsize
-        self._entries: OrderedDict[tuple, Payload] = OrderedDict()
-        self._lock = threading.Lock()
+        self._entries: BoundedLRU[tuple, Payload] = BoundedLRU(maxsize)
+        self.live = LiveEpoch()
 
     def get(self, *, layout: RepoLayout, key: tuple, compute: Compute, ttl: float | None = None) -> Payload:
         """The cached payload for `key`, or `compute()` -> (data, last_modified) rendered and kept.
@@ -96,24 +104,35 @@ class PayloadCache:
         # Taken before computing: a change made while we read bumps the generation, so
         # the entry stored below is already outdated rather than wrongly current.
         generation = feed.generation()
-        started, epoch = time.monotonic(), _current_live_epoch  # a command during compute() outdates it
+        started, epoch = time.monotonic(), self.live.current  # a command during compute() outdates it
         full_key = (layout.root, *key)
         if generation is not None:
-            with self._lock:
-                entry = self._entries.get(full_key)
-                if entry is not None and entry.state(generation) == CURRENT:
-                    self._entries.move_to_end(full_key)
-                    return entry
+            entry = self._entries.get(full_key)
+            if entry is not None and entry.state(generation) == CURRENT:
+                return entry
         data, last_modified = compute()
         payload = render(data, last_modified, feed=feed, generation=generation,
-                         expires=None if ttl is None else started + ttl, live_epoch=epoch)
+                         expires=None if ttl is None else started + ttl, epoch=self.live, live_epoch=epoch)
         if generation is not None:
-            with self._lock:
-                self._entries[full_key] = payload
-                self._entries.move_to_end(full_key)
-                while len(self._entries) > self.maxsize:
-                    self._entries.popitem(last=False)
+            self._entries.put(full_key, payload)
         return payload
 
 
-payloads = PayloadCache(pool=feeds)
+class ReadCaches:
+    """What the read path of this process keeps between requests: one change feed per repository,
+    the rendered payloads validated by them, and the credentials Django accepted moments ago."""
+
+    def __init__(self):
+        self.feeds = FeedPool()
+        self.payloads = PayloadCache(pool=self.feeds)
+        self.credentials = AcceptedCredentials()
+
+
+def read_caches() -> ReadCaches:
+    """The process's ReadCaches, made once by ApiConfig.ready()."""
+    return apps.get_app_config("api").read_caches
+
+
+def outdate_live() -> None:
+    """This process just changed live state (a command): live payloads computed before are not answered again."""
+    read_caches().payloads.live.bump()

@@ -8,7 +8,7 @@ wrapper and filled by the view.
 from contextvars import ContextVar
 
 from .credentials import Identity, identity_of
-from .readcache import Payload
+from .readcache import Payload, read_caches
 
 
 class ReplaySlot:
@@ -29,4 +29,4 @@ def mark_replayable(payload: Payload, request) -> None:
     slot = replay_slot.get()
     if slot is not None and payload.generation is not None:  # without a generation it could never be revalidated
         slot.payload = payload
-        slot.identity = identity_of(request)
+        slot.identity = identity_of(request, read_caches().credentials)

@@ -18,20 +18,19 @@ while that one request refreshes it.
 """
 
 import asyncio
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.http.cookie import parse_cookie
 from django.utils.http import parse_http_date_safe
 
-from api.credentials import ANONYMOUS, Identity, accepted_credentials
+from api.credentials import ANONYMOUS, AcceptedCredentials, Identity
 from api.credentials import CURRENT as ACCEPTED
 from api.credentials import EXPIRED as TO_RECHECK
-from api.readcache import CURRENT, EXPIRED, Payload
+from api.readcache import CURRENT, EXPIRED, Payload, read_caches
 from api.replayable import ReplaySlot, replay_slot
 from common.conf import is_loopback, orchestrator_settings
+from orchestrator.lru import BoundedLRU
 
 # Headers a 304 keeps (RFC 9110 15.4.5), plus CORS so that browsers accept it cross-origin.
 _NOT_MODIFIED_KEEP = {"etag", "last-modified", "vary", "cache-control", "expires", "content-location"}
@@ -60,6 +59,16 @@ def client_identity(authorization: str | None, cookie: str | None) -> Identity |
     return ANONYMOUS
 
 
+def replay_key(scheme, host, path, query, accept, origin, identity: Identity, client_address: str) -> tuple:
+    """Everything besides the files that Django's answer to a GET may depend on, as either server interface gives it.
+
+    The orchestrator settings are in it too (the repository, who may read), so a response
+    stored under one configuration is never replayed under another (override_settings).
+    """
+    return (orchestrator_settings(), scheme, host, path, query, accept, origin, identity[0],
+            is_loopback(client_address))
+
+
 @dataclass(frozen=True)
 class _Entry:
     payload: Payload
@@ -78,31 +87,29 @@ class _Entry:
         return False
 
 
-class _Store:
-    def __init__(self, maxsize: int):
-        self.maxsize = maxsize
-        self._entries: OrderedDict[tuple, _Entry] = OrderedDict()
-        self._lock = threading.Lock()
+class _Replay:
+    """What both wrappers keep: the responses they stored, and the credentials the views saw Django accept."""
 
-    def get(self, key: tuple) -> tuple[_Entry | None, str | None]:
+    def __init__(self, app, maxsize: int):
+        self.app = app
+        self._entries: BoundedLRU[tuple, _Entry] = BoundedLRU(maxsize)
+        self._credentials: AcceptedCredentials = read_caches().credentials
+
+    def _lookup(self, key: tuple) -> tuple[_Entry | None, str | None]:
         """The entry for `key` and its payload's state (CURRENT or EXPIRED); (None, None) if none is usable."""
         entry = self._entries.get(key)
         if entry is None:
             return None, None
         state = entry.payload.state()
         if state not in (CURRENT, EXPIRED):
-            with self._lock:
-                if self._entries.get(key) is entry:
-                    del self._entries[key]
+            self._entries.discard(key, entry)
             return None, None
         return entry, state
 
-    def put(self, key: tuple, entry: _Entry) -> None:
-        with self._lock:
-            self._entries[key] = entry
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.maxsize:
-                self._entries.popitem(last=False)
+    def _learn(self, slot: ReplaySlot, identity: Identity, status: int | None) -> None:
+        """Django refused the credential, or took the request for someone else: the replay must not accept it."""
+        if status in (401, 403) or (slot.identity is not None and slot.identity != identity):
+            self._credentials.forget(identity)
 
 
 def _storable(status: int, headers: dict[str, str]) -> bool:
@@ -114,23 +121,16 @@ def _storable(status: int, headers: dict[str, str]) -> bool:
     return vary <= _VARY_OK
 
 
-def _learn(slot: ReplaySlot, identity: Identity, status: int | None) -> None:
-    """Django refused the credential, or took the request for someone else: the replay must not accept it."""
-    if status in (401, 403) or (slot.identity is not None and slot.identity != identity):
-        accepted_credentials.forget(identity)
-
-
 def _stored_for(slot: ReplaySlot, identity: Identity) -> bool:
     """A marked response Django produced for the kind of client the key names (not, say, one that fell back)."""
     return slot.payload is not None and slot.identity == identity
 
 
-class ReplayWSGI:
+class ReplayWSGI(_Replay):
     """WSGI wrapper around Django's application (see orchestrator_site/wsgi.py)."""
 
     def __init__(self, app, *, maxsize: int = 512):
-        self.app = app
-        self._store = _Store(maxsize)
+        super().__init__(app, maxsize)
 
     def __call__(self, environ, start_response):
         if environ["REQUEST_METHOD"] != "GET" or not _BYPASS_WSGI.isdisjoint(environ):
@@ -138,11 +138,11 @@ class ReplayWSGI:
         identity = client_identity(environ.get("HTTP_AUTHORIZATION"), environ.get("HTTP_COOKIE"))
         if identity is None:
             return self.app(environ, start_response)
-        key = (orchestrator_settings(), environ.get("wsgi.url_scheme"), environ.get("HTTP_HOST"),
-               environ.get("PATH_INFO"), environ.get("QUERY_STRING"), environ.get("HTTP_ACCEPT"),
-               environ.get("HTTP_ORIGIN"), identity[0], is_loopback(environ.get("REMOTE_ADDR") or ""))
-        accepted = accepted_credentials.state(identity) == ACCEPTED
-        entry, state = self._store.get(key) if accepted else (None, None)
+        key = replay_key(environ.get("wsgi.url_scheme"), environ.get("HTTP_HOST"), environ.get("PATH_INFO"),
+                         environ.get("QUERY_STRING"), environ.get("HTTP_ACCEPT"), environ.get("HTTP_ORIGIN"),
+                         identity, environ.get("REMOTE_ADDR") or "")
+        accepted = self._credentials.state(identity) == ACCEPTED
+        entry, state = self._lookup(key) if accepted else (None, None)
         if state == CURRENT:
             if entry.not_modified(environ.get("HTTP_IF_NONE_MATCH"), environ.get("HTTP_IF_MODIFIED_SINCE")):
                 start_response("304 Not Modified", entry.not_modified_headers)
@@ -165,7 +165,7 @@ class ReplayWSGI:
         finally:
             replay_slot.reset(token)
         status = int(seen["status"].split(" ", 1)[0]) if "status" in seen else None
-        _learn(slot, identity, status)
+        self._learn(slot, identity, status)
         if not _stored_for(slot, identity) or status is None:
             return result
         headers = seen["headers"]
@@ -177,16 +177,15 @@ class ReplayWSGI:
             if hasattr(result, "close"):
                 result.close()
         kept = [(name, value) for name, value in headers if _keep_on_304(name.lower())]
-        self._store.put(key, _Entry(slot.payload, status, list(headers), kept, body))
+        self._entries.put(key, _Entry(slot.payload, status, list(headers), kept, body))
         return [body]
 
 
-class ReplayASGI:
+class ReplayASGI(_Replay):
     """ASGI wrapper around Django's HTTP application (see orchestrator_site/asgi.py)."""
 
     def __init__(self, app, *, maxsize: int = 512):
-        self.app = app
-        self._store = _Store(maxsize)
+        super().__init__(app, maxsize)
         self._refreshing: dict[tuple, asyncio.Future] = {}
         self._rechecking: set[Identity] = set()  # credentials past their time that one request is asking Django about
 
@@ -202,14 +201,13 @@ class ReplayASGI:
         if identity is None:
             return await self.app(scope, receive, send)
         client = scope.get("client") or ("", 0)
-        key = (orchestrator_settings(), scope.get("scheme"), headers.get(b"host"), scope["path"],
-               scope.get("query_string"), headers.get(b"accept"), headers.get(b"origin"), identity[0],
-               is_loopback(client[0] or ""))
-        accepted = accepted_credentials.state(identity)
+        key = replay_key(scope.get("scheme"), headers.get(b"host"), scope["path"], scope.get("query_string"),
+                         headers.get(b"accept"), headers.get(b"origin"), identity, client[0] or "")
+        accepted = self._credentials.state(identity)
         # Past its time, a credential is asked about by one request; the others go on meanwhile.
         if accepted is None or (accepted == TO_RECHECK and identity not in self._rechecking):
             return await self._forward(key, identity, scope, receive, send)
-        entry, state = self._store.get(key)
+        entry, state = self._lookup(key)
         if state != CURRENT:
             refreshing = self._refreshing.get(key)
             if refreshing is None:
@@ -219,7 +217,7 @@ class ReplayASGI:
                     await asyncio.wait_for(asyncio.shield(refreshing), _REFRESH_WAIT_S)
                 except asyncio.TimeoutError:
                     pass
-                entry, state = self._store.get(key)
+                entry, state = self._lookup(key)
                 if state != CURRENT:
                     return await self.app(scope, receive, send)
         if_none_match, if_modified_since = headers.get(b"if-none-match"), headers.get(b"if-modified-since")
@@ -249,14 +247,14 @@ class ReplayASGI:
                            for name, value in message.get("headers", [])}
                 state["record"] = _stored_for(slot, identity) and _storable(message["status"], headers)
                 state["start"] = message
-                _learn(slot, identity, message["status"])
+                self._learn(slot, identity, message["status"])
             elif message["type"] == "http.response.body" and state["record"]:
                 state["chunks"].append(message.get("body", b""))
                 if not message.get("more_body", False):
                     start = state["start"]
                     headers = [[bytes(name), bytes(value)] for name, value in start.get("headers", [])]
                     kept = [pair for pair in headers if _keep_on_304(pair[0].decode("latin-1").lower())]
-                    self._store.put(key, _Entry(slot.payload, 200, headers, kept, b"".join(state["chunks"])))
+                    self._entries.put(key, _Entry(slot.payload, 200, headers, kept, b"".join(state["chunks"])))
             await send(message)
 
         try:

@@ -12,5 +12,4 @@ from .reads import live_read, repo_layout
 class HealthView(APIView):
     @extend_schema(summary="Liveness", tags=["Health"], responses={200: HealthSerializer})
     def get(self, request):
-        return live_read(request, key=("health",),
-                         compute=lambda: HealthSerializer(health_get(layout=repo_layout())).data)
+        return live_read(request, lambda: HealthSerializer(health_get(layout=repo_layout())).data)

@@ -21,7 +21,7 @@ from api.serializers.transcripts import (
 )
 
 from .docs import INSTANCE_ID, PLAN_ERRORS, PLAN_NAME, TASK_ID
-from .reads import live_read, repo_layout, validated_query
+from .reads import live_read, repo_layout
 
 RUN_ID = OpenApiParameter("run_id", str, OpenApiParameter.PATH, description="The run's orchestrator instance id.")
 
@@ -38,17 +38,16 @@ class PlanInsightMixin:
     @action(detail=True, methods=["get"], url_path=r"tasks/(?P<task_id>[^/]+)/transcript",
             url_name="task-transcript")
     def transcript(self, request, name: str, task_id: str):
-        query = validated_query(TranscriptQuerySerializer, request)
-        return live_read(request, key=("transcript", name, task_id, *sorted(query.items())), compute=lambda: (
-            TranscriptSerializer(task_transcript_get(layout=repo_layout(), name=name, task_id=task_id, **query)).data))
+        return live_read(request, lambda query: TranscriptSerializer(
+            task_transcript_get(layout=repo_layout(), name=name, task_id=task_id, **query)).data,
+            query=TranscriptQuerySerializer)
 
     @extend_schema(summary="List a plan's runs",
                    description="Newest first, from status.json's `runs`, each with its totals (cost, tokens, turns).",
                    parameters=[PLAN_NAME], responses={200: RunSerializer(many=True), **PLAN_ERRORS}, tags=["Runs"])
     @action(detail=True, methods=["get"], url_path="runs", url_name="runs")
     def runs(self, request, name: str):
-        return live_read(request, key=("runs", name), compute=lambda: (
-            RunSerializer(run_list(layout=repo_layout(), name=name), many=True).data))
+        return live_read(request, lambda: RunSerializer(run_list(layout=repo_layout(), name=name), many=True).data)
 
     @extend_schema(summary="Get one run of a plan",
                    description="The run's totals, every attempt it made (oldest first: a timeline) and per-task "
@@ -57,8 +56,8 @@ class PlanInsightMixin:
                    tags=["Runs"])
     @action(detail=True, methods=["get"], url_path=r"runs/(?P<run_id>[^/]+)", url_name="run")
     def run(self, request, name: str, run_id: str):
-        return live_read(request, key=("run", name, run_id), compute=lambda: (
-            RunDetailSerializer(run_get(layout=repo_layout(), name=name, run_id=run_id)).data))
+        return live_read(request, lambda: RunDetailSerializer(
+            run_get(layout=repo_layout(), name=name, run_id=run_id)).data)
 
 
 class OrchestratorInsightMixin:
@@ -71,6 +70,6 @@ class OrchestratorInsightMixin:
                    responses={200: ToolCallSerializer(many=True), **PLAN_ERRORS}, tags=["Orchestrators"])
     @action(detail=True, methods=["get"], url_path="tool-calls", url_name="tool-calls")
     def tool_calls(self, request, id: str):
-        query = validated_query(ToolCallQuerySerializer, request)
-        return live_read(request, key=("tool-calls", id, query["limit"]), compute=lambda: ToolCallSerializer(
-            tool_call_list(layout=repo_layout(), instance_id=id, limit=query["limit"]), many=True).data)
+        return live_read(request, lambda query: ToolCallSerializer(
+            tool_call_list(layout=repo_layout(), instance_id=id, limit=query["limit"]), many=True).data,
+            query=ToolCallQuerySerializer)

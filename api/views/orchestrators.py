@@ -38,11 +38,11 @@ class OrchestratorViewSet(OrchestratorCommandsMixin, OrchestratorInsightMixin, V
     lookup_value_regex = "[^/]+"
 
     def list(self, request):
-        return live_read(request, key=("orchestrators",), compute=lambda: OrchestratorSerializer(
+        return live_read(request, lambda: OrchestratorSerializer(
             orchestrator_list(layout=repo_layout()), many=True).data)
 
     def retrieve(self, request, id: str):
-        return live_read(request, key=("orchestrator", id), compute=lambda: OrchestratorSerializer(
+        return live_read(request, lambda: OrchestratorSerializer(
             orchestrator_get(layout=repo_layout(), instance_id=id)).data)
 
     @extend_schema(summary="Get an orchestrator's live status",
@@ -53,7 +53,7 @@ class OrchestratorViewSet(OrchestratorCommandsMixin, OrchestratorInsightMixin, V
     @action(detail=True, methods=["get"], url_path="status")
     def status(self, request, id: str):
         timeout = orchestrator_settings().status_ipc_timeout
-        return live_read(request, key=("orchestrator-status", id), compute=lambda: OrchestratorStatusSerializer(
+        return live_read(request, lambda: OrchestratorStatusSerializer(
             orchestrator_status_get(layout=repo_layout(), instance_id=id, ipc_timeout=timeout)).data)
 
     @extend_schema(summary="List the findings files of an orchestrator's plan",
@@ -62,7 +62,7 @@ class OrchestratorViewSet(OrchestratorCommandsMixin, OrchestratorInsightMixin, V
                    parameters=[INSTANCE_ID], responses={200: FindingFileSerializer(many=True), **_ERRORS})
     @action(detail=True, methods=["get"], url_path="findings")
     def findings(self, request, id: str):
-        return live_read(request, key=("orchestrator-findings", id), compute=lambda: FindingFileSerializer(
+        return live_read(request, lambda: FindingFileSerializer(
             finding_list(layout=repo_layout(), instance_id=id), many=True).data)
 
     @extend_schema(summary="Get a task's findings from an orchestrator's plan",
@@ -71,5 +71,5 @@ class OrchestratorViewSet(OrchestratorCommandsMixin, OrchestratorInsightMixin, V
                    parameters=[INSTANCE_ID, TASK_ID], responses={200: FindingSerializer, **_ERRORS})
     @action(detail=True, methods=["get"], url_path=r"findings/(?P<task_id>[^/]+)", url_name="finding")
     def finding(self, request, id: str, task_id: str):
-        return live_read(request, key=("orchestrator-finding", id, task_id), compute=lambda: FindingSerializer(
+        return live_read(request, lambda: FindingSerializer(
             finding_get(layout=repo_layout(), instance_id=id, task_id=task_id)).data)

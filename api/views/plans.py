@@ -20,7 +20,7 @@ from api.serializers.plans import (
 from .commands import PlanTaskCommandsMixin
 from .insight import PlanInsightMixin
 from .docs import CONDITIONAL, PLAN_ERRORS, PLAN_NAME, TASK_ID
-from .reads import cached_read, newest, repo_layout, validated_query
+from .reads import cached_read, newest, repo_layout
 
 
 @extend_schema_view(
@@ -44,19 +44,16 @@ class PlanViewSet(PlanTaskCommandsMixin, PlanInsightMixin, ViewSet):
     lookup_value_regex = "[^/]+"  # dots and other odd names reach validation and get a 400, not a 404
 
     def list(self, request):
-        query = validated_query(PlanListQuerySerializer, request)
-        archived, status = query.get("archived"), query.get("status")
-
-        def compute():
-            plans = plan_list(layout=repo_layout(), archived=archived, status=status)
+        def compute(query):
+            plans = plan_list(layout=repo_layout(), archived=query.get("archived"), status=query.get("status"))
             return PlanSummarySerializer(plans, many=True).data, newest(plan.modified for plan in plans)
-        return cached_read(request, key=("plans", archived, status), compute=compute)
+        return cached_read(request, compute, query=PlanListQuerySerializer)
 
     def retrieve(self, request, name: str):
         def compute():
             plan = plan_get(layout=repo_layout(), name=name)
             return PlanDetailSerializer(plan).data, plan.modified
-        return cached_read(request, key=("plan", name), compute=compute)
+        return cached_read(request, compute)
 
     @extend_schema(summary="Get a plan's status",
                    description="The plan with every task and per-phase counts. Without status.json the "
@@ -68,20 +65,17 @@ class PlanViewSet(PlanTaskCommandsMixin, PlanInsightMixin, ViewSet):
         def compute():
             plan = plan_status_get(layout=repo_layout(), name=name)
             return PlanStatusSerializer(plan).data, plan.modified
-        return cached_read(request, key=("status", name), compute=compute)
+        return cached_read(request, compute)
 
     @extend_schema(summary="List a plan's tasks", description="In plan order. " + CONDITIONAL,
                    parameters=[PLAN_NAME, TaskListQuerySerializer],
                    responses={200: TaskInfoSerializer(many=True), **PLAN_ERRORS})
     @action(detail=True, methods=["get"], url_path="tasks")
     def tasks(self, request, name: str):
-        query = validated_query(TaskListQuerySerializer, request)
-        status, phase = query.get("status"), query.get("phase")
-
-        def compute():
-            selection = task_list(layout=repo_layout(), name=name, status=status, phase=phase)
+        def compute(query):
+            selection = task_list(layout=repo_layout(), name=name, status=query.get("status"), phase=query.get("phase"))
             return TaskInfoSerializer(selection.tasks, many=True).data, selection.modified
-        return cached_read(request, key=("tasks", name, status, phase), compute=compute)
+        return cached_read(request, compute, query=TaskListQuerySerializer)
 
     @extend_schema(summary="List a plan's findings files",
                    description="docs/plan-outputs/<name>/findings/*.md, by task id; files that name no task "
@@ -92,7 +86,7 @@ class PlanViewSet(PlanTaskCommandsMixin, PlanInsightMixin, ViewSet):
         def compute():
             findings = finding_list(layout=repo_layout(), name=name)
             return FindingFileSerializer(findings, many=True).data, newest(f.modified.timestamp() for f in findings)
-        return cached_read(request, key=("findings", name), compute=compute)
+        return cached_read(request, compute)
 
     @extend_schema(summary="Get a task's findings",
                    description="The content of every findings file of the task (1.1.md, 1-1-slug.md, "
@@ -103,4 +97,4 @@ class PlanViewSet(PlanTaskCommandsMixin, PlanInsightMixin, ViewSet):
         def compute():
             finding = finding_get(layout=repo_layout(), name=name, task_id=task_id)
             return FindingSerializer(finding).data, finding.modified
-        return cached_read(request, key=("finding", name, task_id), compute=compute)
+        return cached_read(request, compute)

@@ -1,4 +1,9 @@
-"""What every read view shares: rendered payloads reused by file state (and age, for live ones), ETag/Last-Modified and 304s."""
+"""What every read view shares: payloads reused by file state (and age, for live ones), ETag/Last-Modified, 304s.
+
+A read view hands `cached_read` or `live_read` its computation and, if it takes a query,
+the serializer validating it; the payload's key is derived here (`read_key`), never by the
+view, so two requests share a payload exactly when they name the same resource.
+"""
 
 import json
 from typing import Any, Callable
@@ -10,7 +15,7 @@ from rest_framework.response import Response
 
 from common.conf import orchestrator_settings
 from api.replayable import mark_replayable
-from api.readcache import LIVE_TTL_S, Compute, Payload, payloads
+from api.readcache import LIVE_TTL_S, Payload, read_caches
 from orchestrator.layout import RepoLayout
 
 
@@ -25,22 +30,38 @@ def validated_query(serializer_class, request) -> dict:
     return query.validated_data
 
 
-def cached_read(request, *, key: tuple, compute: Compute):
-    """Answer from the payload for `key`, computing it only when the plan files changed since.
+def read_key(request, query: dict | None) -> tuple:
+    """What a read's payload depends on besides the files: its path (URL arguments included) and validated query.
 
-    `compute()` returns (serialized data, newest mtime of the files read). Errors it raises
-    (404, 503 ...) are answered as usual and never cached.
+    The validated query, not the raw string: parameters the serializer ignores (`format`,
+    unknown ones) and spellings it normalises (`?archived=1` and `=true`) share a payload.
     """
-    payload = payloads.get(layout=repo_layout(), key=key, compute=compute)
+    return (request.path, *sorted((query or {}).items()))
+
+
+def cached_read(request, compute: Callable[..., tuple[Any, float | None]], *, query=None):
+    """Answer from the payload of this request's resource, computing it only when the plan files changed since.
+
+    `compute()`, or `compute(validated query)` when `query` names the serializer of the
+    query string, returns (serialized data, newest mtime of the files read). A bad query is
+    a 400; errors `compute` raises (404, 503 ...) are answered as usual and never cached.
+    """
+    return _read(request, compute, query=query, ttl=None)
+
+
+def live_read(request, compute: Callable[..., Any], *, query=None):
+    """As cached_read, for data that depends on more than files (clock, pids, IPC): reused for LIVE_TTL_S at most.
+
+    `compute` returns the serialized data only: a live read has no Last-Modified.
+    """
+    return _read(request, lambda *args: (compute(*args), None), query=query, ttl=LIVE_TTL_S)
+
+
+def _read(request, compute, *, query, ttl: float | None):
+    params = validated_query(query, request) if query is not None else None
+    payload = read_caches().payloads.get(layout=repo_layout(), key=read_key(request, params), ttl=ttl,
+                                         compute=compute if params is None else lambda: compute(params))
     mark_replayable(payload, request)  # reads look the same to every client allowed to make them
-    return _respond(request, payload)
-
-
-def live_read(request, *, key: tuple, compute: Callable[[], Any]):
-    """Answer data that depends on more than files (clock, pids, IPC): reused for LIVE_TTL_S at most."""
-    payload = payloads.get(layout=repo_layout(), key=("live", *key), compute=lambda: (compute(), None),
-                           ttl=LIVE_TTL_S)
-    mark_replayable(payload, request)
     return _respond(request, payload)
 
 

@@ -1,9 +1,12 @@
-"""PayloadCache: rendered JSON reused while the feed reports no change, recomputed after any."""
+"""PayloadCache: rendered JSON reused while the feed reports no change, recomputed after any; its key."""
 
 import pytest
+from rest_framework.request import Request
 
-from api.changefeed import FeedPool
+from orchestrator.changefeed import FeedPool
 from api.readcache import PayloadCache
+from api.serializers.plans import PlanListQuerySerializer
+from api.views.reads import read_key, validated_query
 
 
 @pytest.fixture
@@ -78,8 +81,8 @@ def test_etag_is_the_same_in_every_process(repo, pool):
     assert one.etag == other.etag
 
 
-def test_without_a_feed_nothing_is_reused(cache, repo, monkeypatch):
-    monkeypatch.setattr("api.changefeed._libc", lambda: None)
+def test_without_a_feed_nothing_is_reused(repo):
+    cache = PayloadCache(pool=FeedPool(inotify=lambda: None))
     compute = Counter()
 
     cache.get(layout=repo.layout, key=("k",), compute=compute)
@@ -104,3 +107,15 @@ def test_the_cache_is_bounded(cache, repo):
 
     assert computes["a"].calls == 2  # evicted by c, recomputed
     assert computes["b"].calls == computes["c"].calls == 1
+
+
+def test_the_key_is_the_path_and_the_validated_query(rf):
+    """Spellings the serializer takes alike share a payload; another resource or filter does not."""
+    def key(url):
+        request = Request(rf.get(url))
+        return read_key(request, validated_query(PlanListQuerySerializer, request))
+
+    assert key("/api/plans?archived=1") == key("/api/plans?archived=true&format=json&unknown=x")
+    assert key("/api/plans?archived=1") != key("/api/plans?archived=0")
+    assert key("/api/plans") != key("/api/plans/alpha")
+    assert read_key(Request(rf.get("/api/plans/alpha?x=1")), None) == read_key(Request(rf.get("/api/plans/alpha")), None)

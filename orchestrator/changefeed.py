@@ -11,15 +11,17 @@ feed reports None and callers simply do not cache.
 
 import ctypes
 import ctypes.util
+import errno
 import itertools
 import logging
 import os
 import struct
 import threading
-from collections import OrderedDict
 from pathlib import Path
+from typing import Callable
 
-from orchestrator.layout import RepoLayout
+from .layout import RepoLayout
+from .lru import BoundedLRU
 
 logger = logging.getLogger(__name__)
 
@@ -53,16 +55,39 @@ _EVENT = struct.Struct("iIII")
 _GENERATIONS = itertools.count(1)
 
 
-def _libc():
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return None
-    try:
-        libc = ctypes.CDLL(name, use_errno=True)
-        libc.inotify_init1, libc.inotify_add_watch, libc.inotify_rm_watch  # noqa: B018
-    except (OSError, AttributeError):
-        return None
-    return libc
+class Inotify:
+    """libc's three inotify calls, failures raised as OSError; `load()` is None where there is no inotify."""
+
+    def __init__(self, libc):
+        self._libc = libc
+
+    @classmethod
+    def load(cls) -> "Inotify | None":
+        name = ctypes.util.find_library("c")
+        if name is None:
+            return None
+        try:
+            libc = ctypes.CDLL(name, use_errno=True)
+            libc.inotify_init1, libc.inotify_add_watch, libc.inotify_rm_watch  # noqa: B018
+        except (OSError, AttributeError):
+            return None
+        return cls(libc)
+
+    def init(self) -> int:
+        return self._checked(self._libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC))
+
+    def add_watch(self, fd: int, path: Path, mask: int) -> int:
+        return self._checked(self._libc.inotify_add_watch(fd, os.fsencode(path), mask))
+
+    def rm_watch(self, fd: int, wd: int) -> None:
+        self._libc.inotify_rm_watch(fd, wd)  # fails only for a watch the kernel already dropped
+
+    @staticmethod
+    def _checked(result: int) -> int:
+        if result < 0:
+            error = ctypes.get_errno()
+            raise OSError(error, os.strerror(error))
+        return result
 
 
 class ChangeFeed:
@@ -71,23 +96,23 @@ class ChangeFeed:
     `trees` pairs a directory with how many levels of subdirectories to watch below it.
     A tree that does not exist yet is watched through its nearest existing ancestor, so
     its creation counts as a change and its contents are watched from then on.
+    `inotify` makes the system interface (None: there is none, so the feed is unavailable).
     """
 
-    def __init__(self, trees: list[tuple[Path, int]]):
+    def __init__(self, trees: list[tuple[Path, int]], *, inotify: Callable[[], Inotify | None] = Inotify.load):
         self._trees = [(Path(path), depth) for path, depth in trees]
         self._lock = threading.Lock()
-        self._libc = _libc()
+        self._inotify = inotify()
         self._fd: int | None = None
         self._watches: dict[int, tuple[Path, int]] = {}
         self._generation = next(_GENERATIONS)
-        if self._libc is None:
+        if self._inotify is None:
             return
-        fd = self._libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
-        if fd < 0:
-            logger.warning("inotify unavailable (%s): read responses will not be cached",
-                           os.strerror(ctypes.get_errno()))
+        try:
+            self._fd = self._inotify.init()
+        except OSError as error:
+            logger.warning("inotify unavailable (%s): read responses will not be cached", error.strerror)
             return
-        self._fd = fd
         with self._lock:
             self._scan()
 
@@ -142,7 +167,7 @@ class ChangeFeed:
             if not self._watch_tree(path, depth, watches):
                 return
         for wd in set(self._watches) - set(watches):
-            self._libc.inotify_rm_watch(self._fd, wd)
+            self._inotify.rm_watch(self._fd, wd)
         self._watches = watches
 
     def _watch_tree(self, path: Path, depth: int, watches: dict) -> bool:
@@ -163,19 +188,19 @@ class ChangeFeed:
         return True
 
     def _add(self, path: Path, depth: int, watches: dict) -> bool:
-        wd = self._libc.inotify_add_watch(self._fd, os.fsencode(path), WATCH_MASK)
-        if wd >= 0:
-            known = watches.get(wd)
-            watches[wd] = (path, max(depth, known[1]) if known else depth)
-            return True
-        error = ctypes.get_errno()
-        if error in (2, 20):  # ENOENT, ENOTDIR: removed since we looked; its parent's event covers it
-            return True
-        # Out of watches (ENOSPC) or not allowed: unobservable, so stop caching rather than serve stale data.
-        logger.warning("inotify watch on %s failed (%s): read responses will not be cached", path, os.strerror(error))
-        os.close(self._fd)
-        self._fd = None
-        return False
+        try:
+            wd = self._inotify.add_watch(self._fd, path, WATCH_MASK)
+        except OSError as error:
+            if error.errno in (errno.ENOENT, errno.ENOTDIR):  # removed since we looked; its parent's event covers it
+                return True
+            # Out of watches (ENOSPC) or not allowed: unobservable, so stop caching rather than serve stale data.
+            logger.warning("inotify watch on %s failed (%s): read responses will not be cached", path, error.strerror)
+            os.close(self._fd)
+            self._fd = None
+            return False
+        known = watches.get(wd)
+        watches[wd] = (path, max(depth, known[1]) if known else depth)
+        return True
 
 
 def layout_trees(layout: RepoLayout) -> list[tuple[Path, int]]:
@@ -187,30 +212,15 @@ def layout_trees(layout: RepoLayout) -> list[tuple[Path, int]]:
 class FeedPool:
     """One feed per repository root and process (an inherited inotify fd would split events between processes)."""
 
-    def __init__(self, maxsize: int = 4):
-        self.maxsize = maxsize
-        self._feeds: OrderedDict[tuple[Path, int], ChangeFeed] = OrderedDict()
-        self._lock = threading.Lock()
+    def __init__(self, maxsize: int = 4, *, inotify: Callable[[], Inotify | None] = Inotify.load):
+        self._inotify = inotify
+        self._feeds: BoundedLRU[tuple[Path, int], ChangeFeed] = BoundedLRU(maxsize, on_evict=ChangeFeed.close)
 
     def feed(self, layout: RepoLayout) -> ChangeFeed:
-        key = (layout.root, os.getpid())
-        with self._lock:
-            feed = self._feeds.get(key)
-            if feed is not None:
-                self._feeds.move_to_end(key)
-                return feed
-            feed = self._feeds[key] = ChangeFeed(layout_trees(layout))
-            while len(self._feeds) > self.maxsize:
-                _, evicted = self._feeds.popitem(last=False)
-                evicted.close()
-            return feed
+        return self._feeds.get_or_create((layout.root, os.getpid()),
+                                         lambda: ChangeFeed(layout_trees(layout), inotify=self._inotify))
 
     def close(self) -> None:
         """Close every feed: a pool that is not the process's own (tests) must not keep its inotify fds."""
-        with self._lock:
-            for feed in self._feeds.values():
-                feed.close()
-            self._feeds.clear()
-
-
-feeds = FeedPool()
+        for feed in self._feeds.clear():
+            feed.close()

@@ -1,11 +1,11 @@
 """ChangeFeed: one non-blocking inotify read tells whether anything under the plan directories changed."""
 
-import ctypes
+import errno
 import os
 
 import pytest
 
-from api.changefeed import ChangeFeed, FeedPool, layout_trees
+from orchestrator.changefeed import ChangeFeed, FeedPool, Inotify, layout_trees
 from orchestrator.layout import RepoLayout
 
 
@@ -77,31 +77,44 @@ def test_files_outside_the_plan_directories_are_no_change(feed, repo):
     assert not changed(feed, lambda: (repo.root / "README.md").write_text("# Repo\n"))
 
 
-def test_closed_or_unavailable_feed_reports_none(repo, monkeypatch):
+class RunsOutOfWatches(Inotify):
+    """The real inotify, until the kernel's watch limit (fs.inotify.max_user_watches) is reached."""
+
+    exhausted = False
+
+    def add_watch(self, fd, path, mask):
+        if self.exhausted:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return super().add_watch(fd, path, mask)
+
+
+def test_closed_or_unavailable_feed_reports_none(repo):
     feed = ChangeFeed(layout_trees(repo.layout))
     feed.close()
     assert feed.generation() is None
 
-    monkeypatch.setattr("api.changefeed._libc", lambda: None)
-    unavailable = ChangeFeed(layout_trees(repo.layout))
+    unavailable = ChangeFeed(layout_trees(repo.layout), inotify=lambda: None)  # no inotify on this system
     assert not unavailable.available and unavailable.generation() is None
 
 
-def test_running_out_of_watches_stops_reporting_rather_than_missing_changes(feed, repo, monkeypatch):
-    class NoMoreWatches:
-        def inotify_add_watch(self, fd, path, mask):
-            return -1
+def test_running_out_of_watches_stops_reporting_rather_than_missing_changes(repo):
+    inotify = RunsOutOfWatches.load()
+    feed = ChangeFeed(layout_trees(repo.layout), inotify=lambda: inotify)
+    try:
+        assert feed.generation() is not None
+        inotify.exhausted = True
 
-        def inotify_rm_watch(self, fd, wd):
-            return 0
+        repo.status("beta")  # a new directory: the feed must add a watch, and cannot
 
-    feed.generation()
-    monkeypatch.setattr(feed, "_libc", NoMoreWatches())
-    monkeypatch.setattr(ctypes, "get_errno", lambda: 28)  # ENOSPC
+        assert feed.generation() is None
+    finally:
+        feed.close()
 
-    repo.status("beta")  # a new directory: the feed must add a watch, and cannot
 
-    assert feed.generation() is None
+def test_a_pool_without_inotify_hands_out_unavailable_feeds(repo):
+    pool = FeedPool(inotify=lambda: None)
+    assert pool.feed(repo.layout).generation() is None
+    pool.close()
 
 
 def test_generations_are_never_reused_by_another_feed(repo):
