@@ -21,7 +21,7 @@ from orchestrator.ipc import IPCServer
 from tests.engine_support import short_socket_path, wait_until
 from tests.factories import RepoFactory
 
-from .test_bodylimit import exchange
+from tests.serving.test_bodylimit import exchange
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 

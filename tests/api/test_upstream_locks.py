@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from orchestrator import dirlock
-from tests.api.test_orchestrate_command import AGENT, spawn, status_of, trio  # noqa: F401  (fixture)
+from tests.serving.test_orchestrate_command import AGENT, spawn, status_of, trio  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.timeout(60)
 

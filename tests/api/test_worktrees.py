@@ -6,7 +6,7 @@ import os
 import pytest
 
 from orchestrator.registry import Registry
-from tests.api.test_orchestrate_command import AGENT, spawn, trio  # noqa: F401  (fixture)
+from tests.serving.test_orchestrate_command import AGENT, spawn, trio  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.timeout(60)]
 
