@@ -95,6 +95,18 @@ INSTALLED_APPS = [
     "notifications",
 ]
 
+# What wraps Django outside MIDDLEWARE (orchestrator_site/asgi.py and wsgi.py), outermost first:
+#   ASGI (daphne): TransportScope (realtime/stream/flow.py) > ReplayASGI (serving/replay.py) >
+#                  AdmissionASGI (serving/admission.py: a bound on concurrent Django requests) >
+#                  Django; daphne's request class refuses oversized bodies before Twisted buffers
+#                  them (serving/daphne_request.py).
+#   WSGI (gunicorn): BodyLimitWSGI (serving/bodylimit.py) > ReplayWSGI (serving/replay.py) > Django.
+# The replay answers a repeated GET of a read a view marked replayable (api/replayable.py)
+# with the response Django gave it, until the files behind it change: none of the
+# middleware below runs for that request. Their effects on the stored response are replayed
+# as they were; per-request work (logging, counting, throttling, anything read from a header
+# outside serving.replay.replay_key) is not. The system check serving.W001 (serving/checks.py)
+# names every middleware not known to be safe for that, so add a new one there with its reason.
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

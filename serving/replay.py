@@ -59,14 +59,23 @@ def client_identity(authorization: str | None, cookie: str | None) -> Identity |
     return ANONYMOUS
 
 
-def replay_key(scheme, host, path, query, accept, origin, identity: Identity, client_address: str) -> tuple:
+def replay_key(scheme, proxy_scheme, host, path, query, accept, origin, identity: Identity,
+               client_address: str) -> tuple:
     """Everything besides the files that Django's answer to a GET may depend on, as either server interface gives it.
 
-    The orchestrator settings are in it too (the repository, who may read), so a response
-    stored under one configuration is never replayed under another (override_settings).
+    `proxy_scheme` is the header Django takes the scheme from behind a proxy
+    (SECURE_PROXY_SSL_HEADER), which decides HSTS and the HTTPS redirect. The orchestrator
+    settings are in it too (the repository, who may read), so a response stored under one
+    configuration is never replayed under another (override_settings).
     """
-    return (orchestrator_settings(), scheme, host, path, query, accept, origin, identity[0],
+    return (orchestrator_settings(), scheme, proxy_scheme, host, path, query, accept, origin, identity[0],
             is_loopback(client_address))
+
+
+def _proxy_scheme_header() -> str | None:
+    """The WSGI name of SECURE_PROXY_SSL_HEADER's header, if Django is told to trust one."""
+    configured = settings.SECURE_PROXY_SSL_HEADER
+    return configured[0] if configured else None
 
 
 @dataclass(frozen=True)
@@ -138,9 +147,11 @@ class ReplayWSGI(_Replay):
         identity = client_identity(environ.get("HTTP_AUTHORIZATION"), environ.get("HTTP_COOKIE"))
         if identity is None:
             return self.app(environ, start_response)
-        key = replay_key(environ.get("wsgi.url_scheme"), environ.get("HTTP_HOST"), environ.get("PATH_INFO"),
-                         environ.get("QUERY_STRING"), environ.get("HTTP_ACCEPT"), environ.get("HTTP_ORIGIN"),
-                         identity, environ.get("REMOTE_ADDR") or "")
+        proxy_header = _proxy_scheme_header()
+        key = replay_key(environ.get("wsgi.url_scheme"), proxy_header and environ.get(proxy_header),
+                         environ.get("HTTP_HOST"), environ.get("PATH_INFO"), environ.get("QUERY_STRING"),
+                         environ.get("HTTP_ACCEPT"), environ.get("HTTP_ORIGIN"), identity,
+                         environ.get("REMOTE_ADDR") or "")
         accepted = self._credentials.state(identity) == ACCEPTED
         entry, state = self._lookup(key) if accepted else (None, None)
         if state == CURRENT:
@@ -201,8 +212,12 @@ class ReplayASGI(_Replay):
         if identity is None:
             return await self.app(scope, receive, send)
         client = scope.get("client") or ("", 0)
-        key = replay_key(scope.get("scheme"), headers.get(b"host"), scope["path"], scope.get("query_string"),
-                         headers.get(b"accept"), headers.get(b"origin"), identity, client[0] or "")
+        proxy_header = _proxy_scheme_header()
+        proxy_scheme = proxy_header and headers.get(
+            proxy_header.removeprefix("HTTP_").replace("_", "-").lower().encode("latin-1"))
+        key = replay_key(scope.get("scheme"), proxy_scheme, headers.get(b"host"), scope["path"],
+                         scope.get("query_string"), headers.get(b"accept"), headers.get(b"origin"), identity,
+                         client[0] or "")
         accepted = self._credentials.state(identity)
         # Past its time, a credential is asked about by one request; the others go on meanwhile.
         if accepted is None or (accepted == TO_RECHECK and identity not in self._rechecking):

@@ -184,6 +184,24 @@ def test_a_registry_change_sends_the_next_live_read_to_django(wsgi, django_wsgi,
     assert len(json.loads(call(wsgi, "/api/orchestrators")[2])) == 1 and django_wsgi.calls == 2
 
 
+@pytest.fixture
+def behind_a_proxy(settings):
+    """Set before the Django app is built: SecurityMiddleware reads its settings once."""
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    settings.SECURE_SSL_REDIRECT = True
+    settings.SECURE_HSTS_SECONDS = 3600
+
+
+def test_behind_a_proxy_the_forwarded_scheme_is_part_of_the_key(behind_a_proxy, wsgi, django_wsgi, repo):
+    repo.status("alpha")
+    status, headers, _ = call(wsgi, "/api/plans", HTTP_X_FORWARDED_PROTO="https")
+    assert status == 200 and "strict-transport-security" in headers
+    call(wsgi, "/api/plans", HTTP_X_FORWARDED_PROTO="https")
+
+    assert call(wsgi, "/api/plans", HTTP_X_FORWARDED_PROTO="http")[0] == 301  # Django's redirect, not the copy
+    assert django_wsgi.calls == 2
+
+
 def test_nothing_is_replayed_when_reads_need_a_login(wsgi, django_wsgi, repo, settings):
     repo.status("alpha")
     settings.ORCHESTRATOR = {**settings.ORCHESTRATOR, "READS_REQUIRE_AUTH": "1"}
@@ -374,6 +392,17 @@ def test_asgi_replays_until_a_file_changes(repo):
     repo.status("alpha", states={"1.2": "failed"})
     status, _, body = asgi_call(app, "/api/plans/alpha/status")
     assert json.loads(body)["failed_tasks"] == 1 and django_asgi.calls == 2
+
+
+def test_asgi_keys_on_the_forwarded_scheme_behind_a_proxy(behind_a_proxy, repo):
+    repo.status("alpha")
+    django_asgi = CountingASGI()
+    app = ReplayASGI(django_asgi)
+
+    assert asgi_call(app, "/api/plans", **{"x-forwarded-proto": "https"})[0] == 200
+    assert asgi_call(app, "/api/plans", **{"x-forwarded-proto": "https"})[0] == 200
+    assert asgi_call(app, "/api/plans", **{"x-forwarded-proto": "http"})[0] == 301
+    assert django_asgi.calls == 2
 
 
 def test_asgi_passes_errors_and_credentials_through(repo):
