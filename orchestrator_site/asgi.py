@@ -18,7 +18,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from realtime.stream.auth import TokenAuthMiddlewareStack  # noqa: E402
 from realtime.stream.flow import TransportScope  # noqa: E402
-from realtime.stream.origin import AllowedHostsOriginValidator  # noqa: E402
+from realtime.stream.origin import HostsAndCorsOriginValidator  # noqa: E402
 from realtime.stream.routing import unknown_path, websocket_urlpatterns  # noqa: E402
 from serving import daphne_request  # noqa: E402
 from serving.admission import AdmissionASGI  # noqa: E402
@@ -32,7 +32,7 @@ daphne_request.install()
 application = TransportScope(ProtocolTypeRouter(
     {
         "http": ReplayASGI(AdmissionASGI(django_asgi_app)),
-        "websocket": AllowedHostsOriginValidator(
+        "websocket": HostsAndCorsOriginValidator(
             TokenAuthMiddlewareStack(URLRouter([*websocket_urlpatterns, unknown_path]))
         ),
     }

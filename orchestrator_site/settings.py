@@ -252,8 +252,8 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {
         "default": {
-            # Channels' own, minus an O(consumers) sweep on every receive (see realtime/layers.py).
-            "BACKEND": "realtime.layers.InMemoryChannelLayer",
+            # Channels' own, minus an O(consumers) sweep on every receive (see realtime/compat.py).
+            "BACKEND": "realtime.compat.FanoutInMemoryChannelLayer",
             "CONFIG": {"capacity": 1000, "group_expiry": 300},
         }
     }

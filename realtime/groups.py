@@ -39,18 +39,23 @@ class EncodedEvent(dict):
     __slots__ = ("text",)
 
 
-# The last layer message unwrapped, and its EncodedEvent. The in-memory layer hands one message
-# object to every member of a group; channels-redis decodes one per consumer, equal in content.
-_last_received: tuple[dict, dict] | None = None
+class ReceivedEvents:
+    """The last layer message unwrapped, and its EncodedEvent, shared by every consumer of a process.
 
+    The in-memory layer hands one message object to every member of a group; channels-redis
+    decodes one per consumer, equal in content. Either way the consumers that get the same
+    event in a row share one encoding. One per process, made by the app (realtime.apps).
+    """
 
-def received_event(message: dict) -> dict:
-    """The event of a layer message, as an EncodedEvent shared with the consumers that got the same."""
-    global _last_received
-    last = _last_received
-    if last is not None and (last[0] is message or last[0] == message):
-        return last[1]
-    event = EncodedEvent(message["event"])
-    event.text = json.dumps(event)
-    _last_received = (message, event)
-    return event
+    def __init__(self):
+        self._last: tuple[dict, dict] | None = None
+
+    def event(self, message: dict) -> dict:
+        """The event of a layer message, as an EncodedEvent shared with the consumers that got the same."""
+        last = self._last
+        if last is not None and (last[0] is message or last[0] == message):
+            return last[1]
+        event = EncodedEvent(message["event"])
+        event.text = json.dumps(event)
+        self._last = (message, event)
+        return event

@@ -3,8 +3,8 @@
 With the in-memory layer nothing outside this process can feed the server's consumers,
 so the server runs the bridge itself, started by the first WebSocket or SSE client
 (daphne and runserver have no startup hook; lazily is also free for a REST-only
-server). One bridge per event loop, kept on the app config rather than in a module
-global, and it stops with its loop.
+server). One bridge per event loop, held by the Autostart the app makes (realtime.apps),
+and it stops with its loop.
 """
 
 from __future__ import annotations
@@ -13,16 +13,16 @@ import asyncio
 import logging
 import weakref
 
-from django.apps import apps
 from django.conf import settings
 
 from common.conf import orchestrator_settings
 
+from ..apps import realtime_state
 from .bridge import EventBridge
 
 logger = logging.getLogger(__name__)
 
-IN_MEMORY_LAYERS = {"channels.layers.InMemoryChannelLayer", "realtime.layers.InMemoryChannelLayer"}
+IN_MEMORY_LAYERS = {"channels.layers.InMemoryChannelLayer", "realtime.compat.FanoutInMemoryChannelLayer"}
 
 
 def bridge_wanted() -> bool:
@@ -36,28 +36,41 @@ def bridge_wanted() -> bool:
     return backend in IN_MEMORY_LAYERS
 
 
-def _bridges() -> weakref.WeakKeyDictionary:
-    config = apps.get_app_config("realtime")
-    if not hasattr(config, "bridges"):
-        config.bridges = weakref.WeakKeyDictionary()
-    return config.bridges
+class Autostart:
+    """The embedded bridge of each event loop (one per process in practice: daphne's), made by the app.
+
+    Keyed weakly by loop, so a loop that is gone (a test's) takes its entry with it.
+    """
+
+    def __init__(self):
+        self._bridges: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def ensure(self) -> EventBridge:
+        """This loop's bridge, started if it never was or died."""
+        loop = asyncio.get_running_loop()
+        entry = self._bridges.get(loop)
+        if entry is None or entry[2].done():
+            bridge = EventBridge(orchestrator_settings().layout)
+            stop = asyncio.Event()
+            task = loop.create_task(bridge.run(stop))
+            task.add_done_callback(_report)
+            entry = self._bridges[loop] = (bridge, stop, task)
+            logger.info("Embedded event bridge started for %s", bridge.layout.root)
+        return entry[0]
+
+    async def stop(self) -> None:
+        entry = self._bridges.pop(asyncio.get_running_loop(), None)
+        if entry is not None:
+            _, stop, task = entry
+            stop.set()
+            await asyncio.wait_for(task, 10)
 
 
 async def ensure_bridge() -> EventBridge | None:
     """Start this loop's bridge if it should run and does not yet."""
     if not bridge_wanted():
         return None
-    loop = asyncio.get_running_loop()
-    bridges = _bridges()
-    entry = bridges.get(loop)
-    if entry is None or entry[2].done():  # never started, or died: (re)start
-        bridge = EventBridge(orchestrator_settings().layout)
-        stop = asyncio.Event()
-        task = loop.create_task(bridge.run(stop))
-        task.add_done_callback(_report)
-        entry = bridges[loop] = (bridge, stop, task)
-        logger.info("Embedded event bridge started for %s", bridge.layout.root)
-    return entry[0]
+    return realtime_state().autostart.ensure()
 
 
 def start_with_reactor() -> None:
@@ -73,11 +86,7 @@ def start_with_reactor() -> None:
 
 async def stop_bridge() -> None:
     """Stop this loop's bridge (tests; a server stops it with its loop)."""
-    entry = _bridges().pop(asyncio.get_running_loop(), None)
-    if entry is not None:
-        _, stop, task = entry
-        stop.set()
-        await asyncio.wait_for(task, 10)
+    await realtime_state().autostart.stop()
 
 
 def _report(task: asyncio.Task) -> None:

@@ -44,11 +44,11 @@ from orchestrator.journal import Journal, JournalReader
 from orchestrator.layout import RepoLayout
 from orchestrator.registry import Instance, Registry
 
-from .adoption import Adoption, writer_lock
-from ..groups import ALL_GROUP, event_message, instance_group
 from ..journals import BRIDGED_DIR, journal_path
-from .states import TERMINAL, Seen, observe, transition
+from .adoption import Adoption, writer_lock
+from .publish import Outage, send_event
 from .signals import bridge_started, event_bridged
+from .states import TERMINAL, Seen, observe, transition
 from .status_watch import StatusWatch
 
 logger = logging.getLogger(__name__)
@@ -56,7 +56,6 @@ logger = logging.getLogger(__name__)
 # Same watch settings as the core's StatusMonitor: a journal line reaches the layer in a few ms.
 STEP_MS = 2
 DEBOUNCE_MS = 10
-SEND_TIMEOUT_S = 2.0
 # Live instances followed at once: each costs two fds when adopted (its journal and the writer's
 # lock) or one (the journal tailed). Beyond it an instance is still listed, its life still told,
 # but its events are not published live until a followed one ends (docs/realtime.md).
@@ -89,7 +88,8 @@ class EventBridge:
         self._outgoing: list[Event] = []  # appended by the bridge to a journal no reader follows
         self._wake: asyncio.Event | None = None
         self._resync: asyncio.Event | None = None
-        self._layer_failing = False
+        # Consumers fill the holes an outage leaves from the journal once the layer is back.
+        self._outage = Outage(logger, "Channel layer unreachable; bridge events are not delivered live")
         self.published = 0
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -321,22 +321,16 @@ class EventBridge:
 
     async def _publish(self, events: list[Event]) -> None:
         for event in events:
-            message = event_message(event.to_dict())
+            envelope = event.to_dict()
             try:
-                for group in (instance_group(event.instance_id), ALL_GROUP):
-                    await asyncio.wait_for(self._layer.group_send(group, message), SEND_TIMEOUT_S)
+                await send_event(self._layer, envelope)
             except Exception as exc:
-                # Consumers fill the hole from the journal when the layer is back.
-                if not self._layer_failing:
-                    logger.warning("Channel layer unreachable; bridge events are not delivered live (%s)", exc)
-                self._layer_failing = True
+                self._outage.failed(exc)
                 continue
             finally:
                 # After the streams have it, whether or not the layer took it: webhooks need no layer.
-                _notify(event_bridged, event=message["event"])
-            if self._layer_failing:
-                logger.info("Channel layer reachable again")
-                self._layer_failing = False
+                _notify(event_bridged, event=envelope)
+            self._outage.recovered()
             self.published += 1
 
 

@@ -10,7 +10,6 @@ layer. A command costs one diff and a few sends; nothing runs between commands.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from asgiref.sync import async_to_sync
@@ -23,14 +22,11 @@ from orchestrator.layout import RepoLayout
 from orchestrator.monitor import StatusMonitor
 from orchestrator.registry import Instance
 
-from .adoption import status_path_for, writer_lock
-from ..groups import ALL_GROUP, event_message, instance_group
 from ..journals import BRIDGED_DIR, bridged_journal_path, journal_path
+from .adoption import status_path_for, writer_lock
+from .publish import send_event
 
 logger = logging.getLogger(__name__)
-
-SEND_TIMEOUT_S = 2.0
-
 
 def on_orphan_status_changed(sender, *, layout: RepoLayout, instance: Instance, **kwargs) -> None:
     """Receiver of api.signals.orphan_status_changed."""
@@ -81,6 +77,4 @@ async def _send(events: list[Event]) -> None:
 
     layer = get_channel_layer()
     for event in events:
-        message = event_message(event.to_dict())
-        for group in (instance_group(event.instance_id), ALL_GROUP):
-            await asyncio.wait_for(layer.group_send(group, message), SEND_TIMEOUT_S)
+        await send_event(layer, event.to_dict())

@@ -29,6 +29,36 @@ DEFAULT_MAX_PENDING = 1000
 SEND_TIMEOUT_S = 2.0
 
 
+async def send_event(layer, envelope: dict) -> None:
+    """One event envelope (Event.to_dict()) to its instance's group and to ALL_GROUP.
+
+    The one way events of ours enter the layer: the orchestrator's publisher, the bridge and
+    the orphan writer all send with it. Raises what the layer raises (a timeout included).
+    """
+    message = event_message(envelope)
+    for group in (instance_group(envelope["instance_id"]), ALL_GROUP):
+        await asyncio.wait_for(layer.group_send(group, message), SEND_TIMEOUT_S)
+
+
+class Outage:
+    """One warning when the layer starts failing, one line when it answers again, nothing in between."""
+
+    def __init__(self, log: logging.Logger, lost: str):
+        self._log = log
+        self._lost = lost
+        self.failing = False
+
+    def failed(self, exc: Exception) -> None:
+        if not self.failing:
+            self.failing = True
+            self._log.warning("%s (%s)", self._lost, exc)
+
+    def recovered(self) -> None:
+        if self.failing:
+            self.failing = False
+            self._log.info("Channel layer reachable again")
+
+
 class LayerPublisher:
     def __init__(self, channel_layer=None, *, loop: asyncio.AbstractEventLoop | None = None,
                  max_pending: int = DEFAULT_MAX_PENDING):
@@ -42,7 +72,7 @@ class LayerPublisher:
         self._runner = None
         self._task: asyncio.Task | None = None
         self._closed = False
-        self._failing = False
+        self._outage = Outage(logger, "Channel layer unreachable, events are not published live")
         self._in_flight = False
         self.dropped = 0
         self.sent = 0
@@ -117,19 +147,13 @@ class LayerPublisher:
                     self._in_flight = False
 
     async def _send(self, event: Event) -> None:
-        message = event_message(event.to_dict())
         try:
-            for group in (instance_group(event.instance_id), ALL_GROUP):
-                await asyncio.wait_for(self._layer.group_send(group, message), SEND_TIMEOUT_S)
+            await send_event(self._layer, event.to_dict())
         except Exception as exc:
             self.dropped += 1
-            if not self._failing:
-                self._failing = True
-                logger.warning("Channel layer unreachable, events are not published live (%s)", exc)
+            self._outage.failed(exc)
             return
-        if self._failing:
-            self._failing = False
-            logger.info("Channel layer reachable again")
+        self._outage.recovered()
         self.sent += 1
 
     def flush(self, timeout: float = 5.0) -> bool:

@@ -6,58 +6,28 @@ import asyncio
 import logging
 from urllib.parse import parse_qs
 
-from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from channels.layers import get_channel_layer
 
 from common.conf import orchestrator_settings
 
+from ..apps import realtime_state
+from ..bridge.autostart import ensure_bridge
+from ..compat import DirectDispatchConsumer
+from ..groups import ALL_GROUP, EVENT_MESSAGE_TYPE, instance_group
+from ..journals import open_journal
 from . import access, snapshots
 from .auth import TOKEN_SUBPROTOCOL_PREFIX
-from ..bridge.autostart import ensure_bridge
-from .flow import ClientTooSlow, backlog_for
-from ..groups import ALL_GROUP, EVENT_MESSAGE_TYPE, instance_group, received_event
-from ..journals import open_journal
-from .driver import Heartbeat, rejoin, run_stream, start_tasks, stop_tasks
+from .driver import Keepalive, Membership, start_tasks, stop_tasks, stream_frames
 from .eventstream import ACTIVITY_TYPES, EventStream, InvalidCursor, parse_since
+from .flow import ClientTooSlow, backlog_for
 
 logger = logging.getLogger(__name__)
 
 # A client may offer this subprotocol next to "token.<key>"; we then echo it, not the token.
 SUBPROTOCOL = "orchestrator-events"
 
-# What _receive_from_layer hands the dispatch loop when the layer fails; no layer sends it.
+# What receive_from_layer hands the dispatch loop when the layer fails; no layer sends it.
 LAYER_LOST = "layer.lost"
-
-
-async def _pump(source, dispatch, lock: asyncio.Lock) -> None:
-    while True:
-        message = await source()
-        async with lock:
-            await dispatch(message)
-
-
-async def dispatch_both(client_receive, channel_receive, dispatch) -> None:
-    """Channels' await_many_dispatch for our two sources, minus its per-message cost.
-
-    That one runs an asyncio.wait() and creates a task for every message it receives; here one
-    long-lived task per source receives, and a lock keeps dispatches one at a time as there.
-    Returns or raises (StopConsumer included) as soon as either source's loop does.
-    """
-    lock = asyncio.Lock()
-    tasks = [asyncio.ensure_future(_pump(client_receive, dispatch, lock)),
-             asyncio.ensure_future(_pump(channel_receive, dispatch, lock))]
-    try:
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        next(iter(done)).result()
-    finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            try:
-                await task
-            except (asyncio.CancelledError, StopConsumer):
-                pass
 
 
 def choose_subprotocol(offered: list[str]) -> str | None:
@@ -67,28 +37,17 @@ def choose_subprotocol(offered: list[str]) -> str | None:
     return next((p for p in offered if p.startswith(TOKEN_SUBPROTOCOL_PREFIX)), None)
 
 
-class EventStreamConsumer(AsyncJsonWebsocketConsumer):
+class EventStreamConsumer(DirectDispatchConsumer):
     """All events of one instance: /api/orchestrators/{id}/events[?since=<id>]."""
 
     event_types: frozenset[str] | None = None
+    # Neither touches the database (realtime.compat.DirectDispatchConsumer).
+    direct_handlers = {EVENT_MESSAGE_TYPE: "orchestrator_event", LAYER_LOST: "layer_lost_message"}
+    accepted = False
+    layer_lost = False
+    keepalive: Keepalive | None = None
 
-    async def __call__(self, scope, receive, send):
-        """AsyncConsumer.__call__ with dispatch_both in place of await_many_dispatch."""
-        self.scope = scope
-        self.channel_layer = get_channel_layer(self.channel_layer_alias)
-        if self.channel_layer is None:
-            return await super().__call__(scope, receive, send)
-        self.channel_name = await self.channel_layer.new_channel()
-        self.channel_receive = self._receive_from_layer
-        self.base_send = send
-        self.accepted = False
-        self.layer_lost = False
-        try:
-            await dispatch_both(receive, self.channel_receive, self.dispatch)
-        except StopConsumer:
-            pass
-
-    async def _receive_from_layer(self) -> dict:
+    async def receive_from_layer(self) -> dict:
         """The layer's next message; a failing layer (Redis down) becomes one `layer.lost` message.
 
         Raised out of the dispatch loop, the error would end the consumer before its handshake
@@ -98,7 +57,7 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
         if self.layer_lost:
             await asyncio.Event().wait()
         try:
-            return await self.channel_layer.receive(self.channel_name)
+            return await super().receive_from_layer()
         except Exception as exc:
             self.layer_lost = True
             logger.warning("Channel layer unreachable; closing stream with %s (%s)", access.CLOSE_TRY_AGAIN, exc)
@@ -111,7 +70,7 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
 
     async def connect(self):
         self.tasks = []
-        self.joined: list[str] = []
+        self.membership = Membership(self.channel_layer, self.channel_name)
         self.instance_id = self.scope["url_route"]["kwargs"].get("instance_id")
         refusal = access.ws_refusal(self.scope)
         since = None
@@ -138,23 +97,24 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
             queue_size=conf.ws_queue_size,
             event_types=self.event_types,
         )
+        self.received = realtime_state().received
         group = instance_group(self.instance_id) if self.instance_id else ALL_GROUP
         try:
-            await self.channel_layer.group_add(group, self.channel_name)
+            await self.membership.join(group)
         except Exception as exc:
             # An outage is expected weather, not a bug: one line, no traceback.
             logger.warning("Channel layer unreachable; refusing stream %s for now (%s)", group, exc)
             await self.close(code=access.CLOSE_TRY_AGAIN)
             return
-        self.joined.append(group)
         await ensure_bridge()
-        self.heartbeat = Heartbeat(conf.ws_heartbeat_s)
-        self.tasks = start_tasks(self.serve(since), self.heartbeat.run(self.stream, self.on_stale, self.rejoin))
+        self.keepalive = Keepalive(conf.ws_heartbeat_s)
+        self.tasks = start_tasks(self.serve(since), self.keepalive.run(self.stream, self.membership, self.on_stale))
 
     async def serve(self, since: int | None):
         backlog = backlog_for(self.scope, orchestrator_settings())
         try:
-            await run_stream(self.stream, since=since, snapshot=self.snapshot, send=self.send_frame, backlog=backlog)
+            async for frame in stream_frames(self.stream, since=since, snapshot=self.snapshot, backlog=backlog):
+                await self.send_frame(frame)
         except ClientTooSlow as exc:
             logger.info("Closing a client that stopped reading: %s", exc)
             await self.close(code=access.CLOSE_TOO_SLOW)
@@ -164,7 +124,7 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=access.CLOSE_SERVER_ERROR)
 
     async def send_frame(self, frame: dict) -> None:
-        """send_json, but a live event's text is encoded once per process (realtime.groups.received_event)."""
+        """send_json, but a live event's text is encoded once per process (realtime.groups.ReceivedEvents)."""
         text = getattr(frame, "text", None)
         await self.send(text_data=text if text is not None else await self.encode_json(frame))
 
@@ -175,42 +135,20 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
     async def snapshot(self, cursor: int | None) -> dict:
         return await snapshots.snapshot_frame(self.instance_id, cursor)
 
-    async def rejoin(self):
-        await rejoin(self.channel_layer, self.joined, self.channel_name)
-        await self.stream.catch_up()
-
     async def on_stale(self):
         await self.close(code=access.CLOSE_STALE)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         """Any frame from the client (normally a pong) proves it is alive; its content is not used."""
-        heartbeat = getattr(self, "heartbeat", None)
-        if heartbeat is not None:
-            heartbeat.seen()
-
-    async def dispatch(self, message):
-        """Layer events skip Channels' per-message close_old_connections(): it is a thread-pool
-        round trip per event and client (a third of the CPU at 1,000 clients, bench/ws_fanout.py),
-        and the handler touches no database."""
-        if message["type"] == EVENT_MESSAGE_TYPE:
-            await self.orchestrator_event(message)
-        elif message["type"] == LAYER_LOST:
-            await self.layer_lost_message(message)
-        else:
-            await super().dispatch(message)
+        if self.keepalive is not None:
+            self.keepalive.seen()
 
     async def orchestrator_event(self, message):
-        self.stream.offer(received_event(message))
+        self.stream.offer(self.received.event(message))
 
     async def disconnect(self, code):
         await stop_tasks(self.tasks)
-        for group in self.joined:
-            try:
-                await self.channel_layer.group_discard(group, self.channel_name)
-            except Exception as exc:
-                # Redis gone: the membership expires after group_expiry (settings.CHANNEL_LAYERS).
-                logger.warning("Could not leave %s (%s)", group, exc)
-        self.joined = []
+        await self.membership.leave()
 
 
 class ActivityConsumer(EventStreamConsumer):

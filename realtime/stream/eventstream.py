@@ -10,7 +10,6 @@ hole (a layer message lost, e.g. while Redis restarted) and is filled from the j
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from typing import Callable
 

@@ -1,6 +1,7 @@
 """Cross-site WebSocket hijacking guard: browsers on origins this site does not trust are refused.
 
-Channels' AllowedHostsOriginValidator, with three changes:
+Channels' AllowedHostsOriginValidator, with three changes (the parts copied from it are in
+realtime.compat):
 
 * Trusted origins are ALLOWED_HOSTS (any port) plus CORS_ALLOWED_ORIGINS, so the Next.js
   dashboard that may call the REST API cross-origin may open its streams too.
@@ -13,19 +14,16 @@ Channels' AllowedHostsOriginValidator, with three changes:
   authenticate like any REST client.
 """
 
-from urllib.parse import urlparse
-
 from channels.security.websocket import OriginValidator
 from django.conf import settings
+
+from ..compat import allowed_hosts, parse_origin
 
 CLOSE_FORBIDDEN_ORIGIN = 4403
 
 
 def trusted_origins() -> list[str]:
-    hosts = list(settings.ALLOWED_HOSTS)
-    if settings.DEBUG and not hosts:
-        hosts = ["localhost", "127.0.0.1", "[::1]"]
-    return hosts + list(getattr(settings, "CORS_ALLOWED_ORIGINS", []))
+    return allowed_hosts() + list(getattr(settings, "CORS_ALLOWED_ORIGINS", []))
 
 
 async def _refuse(scope, receive, send):
@@ -35,7 +33,7 @@ async def _refuse(scope, receive, send):
         await send({"type": "websocket.close", "code": CLOSE_FORBIDDEN_ORIGIN, "reason": "origin not allowed"})
 
 
-def AllowedHostsOriginValidator(application):  # noqa: N802 (named like the Channels class it replaces)
+def HostsAndCorsOriginValidator(application):  # noqa: N802 (an ASGI middleware factory, named like Channels')
     """Settings are read per connection, so tests overriding them see the effect."""
 
     async def app(scope, receive, send):
@@ -44,11 +42,7 @@ def AllowedHostsOriginValidator(application):  # noqa: N802 (named like the Chan
         origin = next((v for k, v in scope.get("headers", []) if k == b"origin"), None)
         if origin is None:
             return await application(scope, receive, send)
-        try:
-            parsed = urlparse(origin.decode("latin1"))
-        except UnicodeDecodeError:
-            parsed = None
-        if OriginValidator(application, trusted_origins()).valid_origin(parsed):
+        if OriginValidator(application, trusted_origins()).valid_origin(parse_origin(origin)):
             return await application(scope, receive, send)
         return await _refuse(scope, receive, send)
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from asgiref.sync import sync_to_async
 
-from common.conf import orchestrator_settings
 from api.selectors.orchestrators import orchestrator_list, orchestrator_status_get
-from api.serializers.orchestrators import OrchestratorSerializer, OrchestratorStatusSerializer
+from api.serializers.orchestrators import (
+    OrchestratorSerializer,
+    OrchestratorStatusSerializer,
+)
+from common.conf import orchestrator_settings
 from orchestrator.errors import InvalidName, OrchestratorError
 from orchestrator.registry import Registry
 

@@ -11,6 +11,7 @@ runserver with daphne installed): under WSGI it would hold a worker per client.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import re
@@ -26,14 +27,14 @@ from common.conf import orchestrator_settings
 from common.errors import error_body
 from common.permissions import may_read, request_connection
 
-from . import snapshots
 from ..bridge.autostart import ensure_bridge
-from .flow import Backlog, ClientTooSlow, backlog_for
-from .auth import user_for_token
-from ..groups import instance_group
+from ..groups import EVENT_MESSAGE_TYPE, instance_group
 from ..journals import open_journal
-from .driver import rejoin, start_tasks, stop_tasks
-from .eventstream import EventStream, InvalidCursor, control_frame, parse_since
+from . import snapshots
+from .auth import user_for_token
+from .driver import Keepalive, Membership, start_tasks, stop_tasks, stream_frames
+from .eventstream import EventStream, InvalidCursor, parse_since
+from .flow import Backlog, ClientTooSlow, backlog_for
 
 logger = logging.getLogger(__name__)
 
@@ -98,8 +99,8 @@ async def events_sse(request, id: str):  # noqa: A002 - the path parameter's pub
                             status=404)
     layer = get_channel_layer()
     try:
-        channel = await layer.new_channel()
-        await layer.group_add(instance_group(instance_id), channel)
+        membership = Membership(layer, await layer.new_channel())
+        await membership.join(instance_group(instance_id))
     except Exception as exc:
         logger.warning("Channel layer unreachable; refusing SSE stream (%s)", exc)
         response = JsonResponse(error_body("channel_layer_unavailable", "Live events are unavailable; retry."),
@@ -111,63 +112,44 @@ async def events_sse(request, id: str):  # noqa: A002 - the path parameter's pub
     layout = conf.layout
     stream = EventStream(instance_id=instance_id, journal_for=lambda i: open_journal(layout, i),
                          queue_size=conf.ws_queue_size)
-    body = _body(stream, layer, channel, since, conf.ws_heartbeat_s, backlog_for(request.scope, conf))
+    body = _body(stream, membership, since, Keepalive(conf.ws_heartbeat_s), backlog_for(request.scope, conf))
     response = StreamingHttpResponse(body, content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # nginx would otherwise hold events back
     return response
 
 
-async def _receive(stream: EventStream, layer, channel: str) -> None:
+async def _receive(stream: EventStream, membership: Membership) -> None:
     """Layer messages into the outbox. A failing layer (Redis down) is retried, not fatal: unlike a
     WebSocket (closed with 4503), an EventSource cannot be told to come back later, it treats an
-    error answer as final. Meanwhile the heartbeat fills the stream from the journal and renews its
+    error answer as final. Meanwhile the keepalive fills the stream from the journal and renews its
     membership, so it is live again once the layer is back."""
     delay = LAYER_RETRY_S
     while True:
         try:
-            message = await layer.receive(channel)
+            message = await membership.layer.receive(membership.channel)
         except Exception as exc:
             logger.debug("SSE stream: channel layer unreachable, retrying in %.1f s (%s)", delay, exc)
             await asyncio.sleep(delay)
             delay = min(delay * 2, LAYER_RETRY_MAX_S)
             continue
         delay = LAYER_RETRY_S
-        if message.get("type") == "orchestrator.event":
+        if message.get("type") == EVENT_MESSAGE_TYPE:
             stream.offer(message["event"])
 
 
-async def _ping(stream: EventStream, interval: float, layer, channel: str) -> None:
-    # No pong over SSE: a dead client shows up as a failed write, which ends the response.
-    while True:
-        await asyncio.sleep(interval)
-        stream.outbox.put_control(control_frame("ping", stream.instance_id, {}))
-        await rejoin(layer, [instance_group(stream.instance_id)], channel)
-        await stream.catch_up()
-
-
-async def _body(stream: EventStream, layer, channel: str, since: int | None, heartbeat_s: float, backlog: Backlog):
-    """As session.run_stream, yielding: each frame waits for the client to have read most of the last ones."""
-    tasks = start_tasks(_receive(stream, layer, channel), _ping(stream, heartbeat_s, layer, channel))
+async def _body(stream: EventStream, membership: Membership, since: int | None, keepalive: Keepalive,
+                backlog: Backlog):
+    """The shared driver's frames, rendered; no pong over SSE: a dead client shows up as a failed write."""
+    tasks = start_tasks(_receive(stream, membership), keepalive.run(stream, membership))
     try:
         yield f"retry: {RETRY_MS}\n\n".encode()
-        opening = await stream.open(since)
-        yield render(await snapshots.snapshot_frame(stream.instance_id, stream.cursor))
-        for frame in opening:
-            if backlog.behind():
-                await backlog.catch_up()
+        snapshot = functools.partial(snapshots.snapshot_frame, stream.instance_id)
+        async for frame in stream_frames(stream, since=since, snapshot=snapshot, backlog=backlog):
             yield render(frame)
-        while True:
-            for frame in await stream.next_frames():
-                if backlog.behind():
-                    await backlog.catch_up()
-                yield render(frame)
     except ClientTooSlow as exc:
         logger.info("Ending the SSE stream of a client that stopped reading: %s", exc)
         backlog.abort()  # what was left unread goes with the connection
     finally:
         await stop_tasks(tasks)
-        try:
-            await layer.group_discard(instance_group(stream.instance_id), channel)
-        except Exception as exc:
-            logger.warning("Could not leave the SSE group (%s)", exc)
+        await membership.leave()

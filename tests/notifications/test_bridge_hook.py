@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
 
 @pytest.fixture(autouse=True)
 def layer(settings):
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "realtime.layers.InMemoryChannelLayer",
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "realtime.compat.FanoutInMemoryChannelLayer",
                                            "CONFIG": {"capacity": 1000, "group_expiry": 3600}}}
 
 

@@ -30,7 +30,7 @@ def served_repo(settings, repo):
         "WS_QUEUE_SIZE": 256,
     }
     # A fresh layer per test: the in-memory layer's queues belong to the loop that made them.
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "realtime.layers.InMemoryChannelLayer",
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "realtime.compat.FanoutInMemoryChannelLayer",
                                            "CONFIG": {"capacity": 1000, "group_expiry": 3600}}}
     return repo
 

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.status import update_status
-
 from bench.ws_client import WSClient
+from orchestrator.status import update_status
 from realtime.bridge import bridge as bridge_module
 from realtime.journals import bridged_journal_path
 

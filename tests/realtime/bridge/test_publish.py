@@ -5,8 +5,8 @@ import threading
 import time
 
 from orchestrator.events import EventBus
-from realtime.groups import ALL_GROUP, instance_group
 from realtime.bridge.publish import LayerPublisher
+from realtime.groups import ALL_GROUP, instance_group
 
 TOOL = {"tool_id": "t1", "tool_name": "Bash", "input_summary": "ls"}
 

@@ -4,8 +4,8 @@ import asyncio
 
 import pytest
 
-from realtime.stream.outbox import Gap, Outbox
 from realtime.stream.eventstream import EventStream
+from realtime.stream.outbox import Gap, Outbox
 
 
 def ev(event_id, type_="task_changed", instance="orch-1"):

@@ -6,14 +6,15 @@ import json
 import pytest
 from channels.exceptions import StopConsumer
 
-from realtime.stream.consumers import dispatch_both
-from realtime.groups import EncodedEvent, event_message, received_event
+from realtime.compat import dispatch_both
+from realtime.groups import EncodedEvent, ReceivedEvents, event_message
 
 EVENT = {"id": 3, "type": "tool_started", "timestamp": "2025-01-02T03:04:05.000Z", "instance_id": "orch-1",
          "data": {"tool_id": "t", "tool_name": "Bash", "input_summary": "ls"}}
 
 
 def test_received_event_is_encoded_once_and_shared_by_equal_messages():
+    received_event = ReceivedEvents().event
     message = event_message(dict(EVENT))
     event = received_event(message)
     assert isinstance(event, EncodedEvent)

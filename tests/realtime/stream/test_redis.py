@@ -7,8 +7,8 @@ import pytest
 from channels_redis.core import RedisChannelLayer
 
 from bench.ws_client import WSClient, WSClosed
-from realtime.groups import event_message, instance_group
 from realtime.bridge.publish import LayerPublisher
+from realtime.groups import event_message, instance_group
 
 from ..conftest import INSTANCE, DaphneServer, Orchestrator, RedisServer
 

@@ -99,7 +99,8 @@ async def test_activity_stream_replays_only_tool_events(tmp_path):
 
 import pytest  # noqa: E402
 
-from ..conftest import INSTANCE as WS_INSTANCE, connected, publish  # noqa: E402
+from ..conftest import INSTANCE as WS_INSTANCE  # noqa: E402
+from ..conftest import connected, publish
 
 EVENTS = f"/api/orchestrators/{WS_INSTANCE}/events"
 

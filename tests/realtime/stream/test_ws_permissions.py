@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
 
-from ..conftest import INSTANCE, connected, communicator
+from ..conftest import INSTANCE, communicator, connected
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -2,12 +2,14 @@
 
 from unittest import mock
 
-from realtime import layers
-from realtime.layers import InMemoryChannelLayer
+from channels.layers import InMemoryChannelLayer
+
+from realtime import compat
+from realtime.compat import FanoutInMemoryChannelLayer
 
 
 async def test_group_send_reaches_every_member():
-    layer = InMemoryChannelLayer(capacity=10)
+    layer = FanoutInMemoryChannelLayer(capacity=10)
     channels = [await layer.new_channel() for _ in range(3)]
     for channel in channels:
         await layer.group_add("g", channel)
@@ -17,10 +19,10 @@ async def test_group_send_reaches_every_member():
 
 
 async def test_expiry_sweep_runs_at_most_once_per_interval():
-    layer = InMemoryChannelLayer(capacity=10)
+    layer = FanoutInMemoryChannelLayer(capacity=10)
     channel = await layer.new_channel()
     await layer.group_add("g", channel)
-    with mock.patch.object(layers._InMemoryChannelLayer, "_clean_expired") as sweep:
+    with mock.patch.object(InMemoryChannelLayer, "_clean_expired") as sweep:
         for _ in range(100):
             await layer.group_send("g", {"type": "x"})
             await layer.receive(channel)
@@ -28,17 +30,17 @@ async def test_expiry_sweep_runs_at_most_once_per_interval():
 
 
 async def test_expired_memberships_still_go(monkeypatch):
-    layer = InMemoryChannelLayer(capacity=10, group_expiry=1)
+    layer = FanoutInMemoryChannelLayer(capacity=10, group_expiry=1)
     channel = await layer.new_channel()
     await layer.group_add("g", channel)
     layer.groups["g"][channel] -= 10
-    monkeypatch.setattr(layers, "SWEEP_INTERVAL_S", 0)
+    monkeypatch.setattr(compat, "SWEEP_INTERVAL_S", 0)
     await layer.group_send("g", {"type": "x"})
     assert not layer.groups["g"]
 
 
 async def test_a_full_channel_loses_the_message_not_the_others():
-    layer = InMemoryChannelLayer(capacity=1)
+    layer = FanoutInMemoryChannelLayer(capacity=1)
     full, free = await layer.new_channel(), await layer.new_channel()
     for channel in (full, free):
         await layer.group_add("g", channel)
@@ -49,7 +51,7 @@ async def test_a_full_channel_loses_the_message_not_the_others():
 
 
 async def test_the_sender_may_reuse_its_dict():
-    layer = InMemoryChannelLayer(capacity=10)
+    layer = FanoutInMemoryChannelLayer(capacity=10)
     channel = await layer.new_channel()
     await layer.group_add("g", channel)
     message = {"type": "x", "data": {"n": 1}}
