@@ -1,12 +1,15 @@
-"""GET /api/plans, /api/plans/{name} and its status, tasks and findings."""
+"""/api/plans: read plans, their status, tasks and findings; skip or retry a task (POST tasks/{task_id}/skip|retry)."""
 
-from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework.decorators import action
+from rest_framework.serializers import Serializer
 from rest_framework.viewsets import ViewSet
 
+from common.permissions import CanControl
+from api.models import AuditEntry
+from api.openapi import plan_schema
 from api.selectors.findings import finding_get, finding_list
 from api.selectors.plans import plan_get, plan_list, plan_status_get, task_list
-from api.serializers.errors import BAD_QUERY
+from api.serializers.commands import PlanTaskSkipRequestSerializer, TaskChangeSerializer
 from api.serializers.findings import FindingFileSerializer, FindingSerializer
 from api.serializers.plans import (
     PlanDetailSerializer,
@@ -16,25 +19,15 @@ from api.serializers.plans import (
     TaskInfoSerializer,
     TaskListQuerySerializer,
 )
+from api.services.tasks import task_retry, task_skip
 
-from .commands import PlanTaskCommandsMixin
+from .commands import CommandMixin
 from .insight import PlanInsightMixin
-from .docs import CONDITIONAL, PLAN_ERRORS, PLAN_NAME, TASK_ID
 from .reads import cached_read, newest, repo_layout
 
 
-@extend_schema_view(
-    list=extend_schema(
-        summary="List plans",
-        description="Active plans (docs/plans), then archived ones (docs/plans/archive), by name. Markdown "
-                    "without a `## Phase N:` heading is not a plan. A plan without status.json is counted from "
-                    "its markdown; one whose status file is unreadable is flagged (`status_error`). " + CONDITIONAL,
-        parameters=[PlanListQuerySerializer], responses={200: PlanSummarySerializer(many=True), 400: BAD_QUERY}),
-    retrieve=extend_schema(summary="Get a plan", description="Summary and per-phase counts. " + CONDITIONAL,
-                           parameters=[PLAN_NAME], responses={200: PlanDetailSerializer, **PLAN_ERRORS}),
-)
-@extend_schema(tags=["Plans"])
-class PlanViewSet(PlanTaskCommandsMixin, PlanInsightMixin, ViewSet):
+@plan_schema
+class PlanViewSet(CommandMixin, PlanInsightMixin, ViewSet):
     """Plans by file name: an active plan first, then an archived one of the same name.
 
     A task is skipped or retried with POST `tasks/{task_id}/skip` or `tasks/{task_id}/retry`.
@@ -42,6 +35,8 @@ class PlanViewSet(PlanTaskCommandsMixin, PlanInsightMixin, ViewSet):
 
     lookup_field = "name"
     lookup_value_regex = "[^/]+"  # dots and other odd names reach validation and get a 400, not a 404
+    command_target_type = AuditEntry.TargetType.PLAN
+    command_actions = {"skip_task": AuditEntry.Action.SKIP_TASK, "retry_task": AuditEntry.Action.RETRY_TASK}
 
     def list(self, request):
         def compute(query):
@@ -55,11 +50,6 @@ class PlanViewSet(PlanTaskCommandsMixin, PlanInsightMixin, ViewSet):
             return PlanDetailSerializer(plan).data, plan.modified
         return cached_read(request, compute)
 
-    @extend_schema(summary="Get a plan's status",
-                   description="The plan with every task and per-phase counts. Without status.json the "
-                               "tasks come from the markdown: checked items completed, the rest pending. "
-                               + CONDITIONAL,
-                   parameters=[PLAN_NAME], responses={200: PlanStatusSerializer, **PLAN_ERRORS})
     @action(detail=True, methods=["get"], url_path="status")
     def status(self, request, name: str):
         def compute():
@@ -67,9 +57,6 @@ class PlanViewSet(PlanTaskCommandsMixin, PlanInsightMixin, ViewSet):
             return PlanStatusSerializer(plan).data, plan.modified
         return cached_read(request, compute)
 
-    @extend_schema(summary="List a plan's tasks", description="In plan order. " + CONDITIONAL,
-                   parameters=[PLAN_NAME, TaskListQuerySerializer],
-                   responses={200: TaskInfoSerializer(many=True), **PLAN_ERRORS})
     @action(detail=True, methods=["get"], url_path="tasks")
     def tasks(self, request, name: str):
         def compute(query):
@@ -77,10 +64,6 @@ class PlanViewSet(PlanTaskCommandsMixin, PlanInsightMixin, ViewSet):
             return TaskInfoSerializer(selection.tasks, many=True).data, selection.modified
         return cached_read(request, compute, query=TaskListQuerySerializer)
 
-    @extend_schema(summary="List a plan's findings files",
-                   description="docs/plan-outputs/<name>/findings/*.md, by task id; files that name no task "
-                               "(plan-level notes) last with `task_id` null. " + CONDITIONAL,
-                   parameters=[PLAN_NAME], responses={200: FindingFileSerializer(many=True), **PLAN_ERRORS})
     @action(detail=True, methods=["get"], url_path="findings")
     def findings(self, request, name: str):
         def compute():
@@ -88,13 +71,25 @@ class PlanViewSet(PlanTaskCommandsMixin, PlanInsightMixin, ViewSet):
             return FindingFileSerializer(findings, many=True).data, newest(f.modified.timestamp() for f in findings)
         return cached_read(request, compute)
 
-    @extend_schema(summary="Get a task's findings",
-                   description="The content of every findings file of the task (1.1.md, 1-1-slug.md, "
-                               "1.1-slug.md ...). " + CONDITIONAL,
-                   parameters=[PLAN_NAME, TASK_ID], responses={200: FindingSerializer, **PLAN_ERRORS})
     @action(detail=True, methods=["get"], url_path=r"findings/(?P<task_id>[^/]+)", url_name="finding")
     def finding(self, request, name: str, task_id: str):
         def compute():
             finding = finding_get(layout=repo_layout(), name=name, task_id=task_id)
             return FindingSerializer(finding).data, finding.modified
         return cached_read(request, compute)
+
+    # -- commands, for plans with or without a running orchestrator -----------------------------
+
+    @action(detail=True, methods=["post"], url_path=r"tasks/(?P<task_id>[^/]+)/skip", url_name="task-skip",
+            permission_classes=[CanControl], serializer_class=PlanTaskSkipRequestSerializer)
+    def skip_task(self, request, name: str, task_id: str):
+        data = self.command_input(PlanTaskSkipRequestSerializer)
+        return self.command_response(
+            lambda: task_skip(plan_name=name, task_id=task_id, **self.file_target(), **data),
+            TaskChangeSerializer, meaning=data)
+
+    @action(detail=True, methods=["post"], url_path=r"tasks/(?P<task_id>[^/]+)/retry", url_name="task-retry",
+            permission_classes=[CanControl], serializer_class=Serializer)
+    def retry_task(self, request, name: str, task_id: str):
+        return self.command_response(
+            lambda: task_retry(plan_name=name, task_id=task_id, **self.file_target()), TaskChangeSerializer, meaning={})

@@ -1,9 +1,11 @@
 """GET /api: where a person exploring the browsable API (or a script) finds every collection."""
 
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from api.openapi import api_root_schema
 
 # (name, path, what a reader finds there)
 COLLECTIONS = (
@@ -24,10 +26,7 @@ RootSerializer = inline_serializer("ApiRoot", {
 
 
 class ApiRootView(APIView):
-    @extend_schema(summary="API root", description="A link to every collection and reference page.",
-                   tags=["Health"], responses={200: OpenApiResponse(RootSerializer, examples=[OpenApiExample(
-                       "Links", response_only=True,
-                       value={name: f"http://127.0.0.1:8000{path}" for name, path, _ in COLLECTIONS})])})
+    @api_root_schema(COLLECTIONS, RootSerializer)
     def get(self, request):
         absolute = request.build_absolute_uri
         links = {name: absolute(path) for name, path, _ in COLLECTIONS}

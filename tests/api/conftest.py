@@ -5,10 +5,12 @@ import shutil
 import subprocess
 import tempfile
 import threading
+from contextlib import contextmanager
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
+from django.db import OperationalError, connection
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -57,6 +59,20 @@ def controller(db):
 @pytest.fixture
 def control_client(controller) -> APIClient:
     return token_client(controller)
+
+
+@contextmanager
+def refused_writes(statement: str, model, message: str):
+    """The database refuses every `statement` ("INSERT INTO", "UPDATE") on `model`'s table, as a full
+    disk or a lock held too long would: through Django's execute_wrapper hook on this thread's connection."""
+    prefix = f'{statement} "{model._meta.db_table}"'
+
+    def refuse(execute, sql, params, many, context):
+        if sql.startswith(prefix):
+            raise OperationalError(message)
+        return execute(sql, params, many, context)
+    with connection.execute_wrapper(refuse):
+        yield
 
 
 @pytest.fixture

@@ -1,11 +1,10 @@
 """The audit trail: every command, accepted or refused, is stored and shown to staff, newest first."""
 
 import pytest
-from django.db import DatabaseError
 from rest_framework.test import APIClient
 
-from api.models import AuditEntry
-from tests.api.conftest import make_user, token_client
+from api.models import AuditEntry, IdempotencyRecord
+from tests.api.conftest import make_user, refused_writes, token_client
 
 pytestmark = pytest.mark.django_db
 
@@ -83,14 +82,14 @@ def test_an_unreachable_orchestrator_is_recorded(repo_root, control_client, dead
     assert (only_entry().status_code, only_entry().result["error"]["code"]) == (503, "orchestrator_unavailable")
 
 
-def test_an_unexpected_server_error_is_recorded(orchestrator, controller, monkeypatch):
-    def explode(**kwargs):
-        raise RuntimeError("bug")
-    monkeypatch.setattr("api.views.commands.orchestrator_pause", explode)
+def test_an_unexpected_server_error_is_recorded(orchestrator, controller):
     client = token_client(controller)
     client.raise_request_exception = False
 
-    assert client.post("/api/orchestrators/orch-1/pause").status_code == 500
+    with refused_writes("INSERT INTO", IdempotencyRecord, "disk I/O error"):  # the key cannot be reserved
+        response = client.post("/api/orchestrators/orch-1/pause", HTTP_IDEMPOTENCY_KEY="k")
+
+    assert response.status_code == 500 and orchestrator.commands == []
     assert (only_entry().status_code, only_entry().accepted) == (500, False)
 
 
@@ -174,13 +173,9 @@ def test_audit_trail_is_in_the_admin_and_read_only(trail, client):
     assert AuditEntry.objects.filter(pk=entry.pk).exists()
 
 
-def test_a_failing_audit_write_is_logged_and_does_not_hide_a_command_that_ran(orchestrator, control_client,
-                                                                              monkeypatch, caplog):
-    def database_down(**entry):
-        raise DatabaseError("disk I/O error")
-    monkeypatch.setattr("api.views.commands.audit_record", database_down)
-
-    response = control_client.post("/api/orchestrators/orch-1/pause")
+def test_a_failing_audit_write_is_logged_and_does_not_hide_a_command_that_ran(orchestrator, control_client, caplog):
+    with refused_writes("INSERT INTO", AuditEntry, "disk I/O error"):
+        response = control_client.post("/api/orchestrators/orch-1/pause")
 
     assert response.status_code == 200 and orchestrator.commands == [("pause", {})]
     assert "Audit entry not stored" in caplog.text and "'target': 'orch-1'" in caplog.text

@@ -17,7 +17,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from api.models import AuditEntry
-from api.services.audit import audit_record
+from api.services.commands import command_audit
 from orchestrator.engine import EXIT_OK, Engine, EngineConfig
 from orchestrator.errors import InvalidOrchestratorState
 from orchestrator.status import read_status
@@ -68,13 +68,15 @@ def running_engine(repo_root):
 def serialized_audit_writes(monkeypatch):
     """The test database is SQLite in memory with a shared cache, where concurrent INSERTs fail at
     once ("database table is locked") instead of waiting as on a file or PostgreSQL; the audit
-    rows are the only rows written here, so they take turns. The status file gets no such help."""
+    rows are the only rows written here, so the command service's audit writes take turns (each
+    one whole: an INSERT ... RETURNING holds its lock until its row is read). The status file gets
+    no such help."""
     gate = threading.Lock()
 
-    def record(**entry):
+    def take_turns(**outcome):
         with gate:
-            return audit_record(**entry)
-    monkeypatch.setattr("api.views.commands.audit_record", record)
+            return command_audit(**outcome)
+    monkeypatch.setattr("api.services.commands.command_audit", take_turns)
 
 
 def test_no_update_is_lost_and_no_reader_sees_half_a_file(running_engine, controller, serialized_audit_writes):

@@ -4,13 +4,12 @@ import os
 from datetime import timedelta
 
 import pytest
-from django.db import DatabaseError
 from django.utils import timezone
 
 from api.models import AuditEntry, IdempotencyRecord
-from api.services.idempotency import RESERVATION_TIMEOUT
+from api.services.idempotency import PENDING, RESERVATION_TIMEOUT
 from orchestrator.ipc import IPCServer
-from tests.api.conftest import ScriptedOrchestrator, make_user, token_client
+from tests.api.conftest import ScriptedOrchestrator, make_user, refused_writes, token_client
 
 pytestmark = pytest.mark.django_db
 
@@ -166,14 +165,16 @@ def test_a_replay_is_audited_but_not_as_accepted(orchestrator, control_client):
     assert (str(first), str(replay)) == ("controller pause orch-1 accepted", "controller pause orch-1 replayed (200)")
 
 
-def test_an_answer_that_cannot_be_stored_is_still_given(repo_root, orchestrator, control_client, monkeypatch):
+# Outside a test transaction, as a server runs: a failed write there does not doom the audit row's.
+@pytest.mark.django_db(transaction=True)
+def test_an_answer_that_cannot_be_stored_is_still_given(repo_root, orchestrator, control_client):
     # Found in the red-team pass: skips applied under `database is locked`, answered 500, so the
     # client would retry a command that ran.
-    def database_locked(**scope):
-        raise DatabaseError("database is locked")
-    monkeypatch.setattr("api.views.commands.idempotency_complete", database_locked)
-
-    response = control_client.post(SKIP, {"task_id": "1.1", "reason": "r"}, format="json", HTTP_IDEMPOTENCY_KEY="k")
+    with refused_writes("UPDATE", IdempotencyRecord, "database is locked"):
+        response = control_client.post(SKIP, {"task_id": "1.1", "reason": "r"}, format="json",
+                                       HTTP_IDEMPOTENCY_KEY="k")
 
     assert response.status_code == 200 and response.json()["task"]["status"] == "skipped"
     assert AuditEntry.objects.get().status_code == 200
+    # Unanswered, the key stays reserved until a retry takes it over after RESERVATION_TIMEOUT.
+    assert IdempotencyRecord.objects.get().status_code == PENDING
