@@ -75,14 +75,15 @@ class Tracked:
 
 class EventBridge:
     def __init__(self, layout: RepoLayout, *, channel_layer=None, clock: Clock = utc_now,
-                 poll_interval: float = 1.0):
+                 poll_interval: float = 1.0, max_followed: int = MAX_FOLLOWED):
         self.layout = layout
         self.registry = Registry(layout.registry_path, clock=clock)
         self.clock = clock
         self.poll_interval = poll_interval
+        self.max_followed = max_followed
         self._layer = channel_layer
-        self.tracked: dict[str, Tracked] = {}
-        self.followed: set[str] = set()
+        self._tracked: dict[str, Tracked] = {}
+        self.followed: set[str] = set()  # ids of the instances followed live, at most max_followed
         self.status_watch = StatusWatch()
         self._retired: list[Tracked] = []
         self._outgoing: list[Event] = []  # appended by the bridge to a journal no reader follows
@@ -115,9 +116,9 @@ class EventBridge:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            for tracked in [*self.tracked.values(), *self._retired]:
+            for tracked in [*self._tracked.values(), *self._retired]:
                 await self._close(tracked)
-            self.tracked.clear()
+            self._tracked.clear()
             self.followed.clear()
             self._retired.clear()
             await asyncio.to_thread(self.status_watch.stop)
@@ -134,7 +135,7 @@ class EventBridge:
             return
         now = self.clock()
         for instance in instances.values():
-            tracked = self.tracked.get(instance.id) or self._track(instance)
+            tracked = self._tracked.get(instance.id) or self._track(instance)
             if tracked.instance == instance and tracked.seen is not None and not followable(tracked.seen):
                 continue  # gone or finished, and its entry unchanged: nothing can have changed
             tracked.instance = instance
@@ -144,16 +145,17 @@ class EventBridge:
             self._lifecycle(tracked, instance, seen)
             if not followable(seen):
                 self._unfollow(tracked)
-        for instance_id in set(self.tracked) - set(instances):
-            tracked = self.tracked.pop(instance_id)
+        for instance_id in set(self._tracked) - set(instances):
+            tracked = self._tracked.pop(instance_id)
             self._lifecycle(tracked, None, None)
             self._unfollow(tracked)
         self._wake.set()
 
     def _follow(self, tracked: Tracked, instance: Instance, *, initial: bool) -> None:
-        if instance.id not in self.followed and len(self.followed) >= MAX_FOLLOWED:
+        if instance.id not in self.followed and len(self.followed) >= self.max_followed:
             if tracked.seen is None:
-                logger.warning("Following %d instances already; %s is not followed live", MAX_FOLLOWED, instance.id)
+                logger.warning("Following %d instances already; %s is not followed live", self.max_followed,
+                               instance.id)
             return
         try:
             self._follow_journal(tracked, instance, initial=initial)
@@ -173,7 +175,7 @@ class EventBridge:
 
     def _track(self, instance: Instance) -> Tracked:
         tracked = Tracked(instance.id)
-        self.tracked[instance.id] = tracked
+        self._tracked[instance.id] = tracked
         return tracked
 
     def _follow_journal(self, tracked: Tracked, instance: Instance, *, initial: bool) -> None:
@@ -310,7 +312,7 @@ class EventBridge:
                 events, self._outgoing = self._outgoing, []
                 await self._publish(events)
             for instance_id in list(self.followed):
-                tracked = self.tracked.get(instance_id)
+                tracked = self._tracked.get(instance_id)
                 if tracked is not None and tracked.reader is not None and not tracked.closed:
                     await self._publish(tracked.reader.read_new())
             while self._retired:

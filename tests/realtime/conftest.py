@@ -68,12 +68,9 @@ def orchestrator(repo, instance):
 
 async def publish(event):
     """What the LayerPublisher or the bridge does for one event."""
-    from realtime.groups import ALL_GROUP, event_message, instance_group
+    from realtime.bridge.publish import send_event
 
-    layer = get_channel_layer()
-    message = event_message(event.to_dict())
-    await layer.group_send(instance_group(event.instance_id), message)
-    await layer.group_send(ALL_GROUP, message)
+    await send_event(get_channel_layer(), event.to_dict())
 
 
 def communicator(path, *, headers=(ORIGIN,), subprotocols=None):

@@ -11,6 +11,7 @@ from orchestrator.clock import iso_now
 from orchestrator.journal import Journal
 from orchestrator.status import update_status
 from realtime.bridge.bridge import EventBridge
+from realtime.bridge.signals import bridge_started
 from realtime.groups import ALL_GROUP, instance_group
 from realtime.journals import bridged_journal_path, journal_path
 
@@ -42,14 +43,38 @@ class Listener:
                 return event
 
 
+class Started:
+    """Set once a bridge has made its first pass over the registry (bridge_started): from then on it
+    has decided what to follow, adopt and record for every entry, and polls for the rest."""
+
+    def __init__(self, bridge=None):
+        self.bridge = bridge
+        self.event = asyncio.Event()
+
+    def __enter__(self):
+        bridge_started.connect(self._receive, weak=False)
+        return self
+
+    def __exit__(self, *exc):
+        bridge_started.disconnect(self._receive)
+
+    def _receive(self, sender, *, bridge, **kwargs):
+        if self.bridge is None or bridge is self.bridge:
+            self.event.set()
+
+    async def wait(self, timeout=5.0):
+        await asyncio.wait_for(self.event.wait(), timeout)
+
+
 class Running:
-    def __init__(self, repo):
-        self.bridge = EventBridge(repo.layout, poll_interval=0.05)
+    def __init__(self, repo, **options):
+        self.bridge = EventBridge(repo.layout, poll_interval=0.05, **options)
         self.stop = asyncio.Event()
 
     async def __aenter__(self):
-        self.task = asyncio.ensure_future(self.bridge.run(self.stop))
-        await asyncio.sleep(0.1)  # watch set up
+        with Started(self.bridge) as started:
+            self.task = asyncio.ensure_future(self.bridge.run(self.stop))
+            await started.wait()
         return self.bridge
 
     async def __aexit__(self, *exc):
@@ -100,14 +125,29 @@ async def test_a_foreign_instance_is_adopted_its_status_changes_journaled_and_pu
     assert not reset and changed["id"] in [e.id for e in replayed]
 
 
+def set_task(status, index, state):
+    def change(data):
+        data["tasks"][index]["status"] = state
+
+    update_status(status, change)
+
+
 async def test_only_one_bridge_adopts_an_instance(repo):
     repo.plan("alpha")
-    repo.status("alpha")
+    status = repo.status("alpha")
     repo.registry([repo.instance(id="orch-foreign")])
-    async with Running(repo) as first, Running(repo) as second:
-        await asyncio.sleep(0.2)
-        owners = [b.tracked["orch-foreign"].adoption.owned for b in (first, second)]
-    assert sorted(owners) == [False, True]
+    journal = Journal(bridged_journal_path(repo.layout, "orch-foreign"))
+
+    def changes():
+        return [(e.data["task_id"], e.data["new_status"]) for e in journal.read_since(0)[0] if e.type == "task_changed"]
+
+    async with Listener() as everyone, Running(repo), Running(repo):  # both have tried to adopt it
+        set_task(status, 0, "in_progress")
+        await everyone.next(type_="task_changed")
+        set_task(status, 1, "in_progress")
+        await wait_for(lambda: ("1.2", "in_progress") in changes())
+    # Two adopters would each have journaled every change.
+    assert changes() == [("1.1", "in_progress"), ("1.2", "in_progress")]
 
 
 async def test_foreign_instance_going_stale_then_removed_emits_states(repo):
@@ -132,9 +172,9 @@ async def test_a_crashed_own_instance_gets_crashed_in_its_journal_once(repo, orc
         assert crashed["data"]["state"] == "crashed" and crashed["id"] == 2
     events, _ = Journal(repo.layout.journal_file(INSTANCE)).read_since(0)
     assert [e.type for e in events] == ["tool_started", "orchestrator_state"]
-    # A second bridge finds the crash already recorded.
+    # A second bridge finds the crash already recorded: it decides so in its first pass (Running waits for it).
     async with Running(repo):
-        await asyncio.sleep(0.2)
+        pass
     events, _ = Journal(repo.layout.journal_file(INSTANCE)).read_since(0)
     assert len(events) == 2
 
@@ -142,16 +182,18 @@ async def test_a_crashed_own_instance_gets_crashed_in_its_journal_once(repo, orc
 async def test_a_stale_own_instance_whose_process_lives_is_not_written_to(repo, orchestrator):
     orchestrator.tool()
     repo.registry([repo.instance(id=INSTANCE, last_heartbeat="2020-01-01T00:00:00.000Z")])
-    async with Running(repo):
-        await asyncio.sleep(0.2)
-    assert Journal(repo.layout.journal_file(INSTANCE)).last_id() == 1
+    async with Listener() as everyone, Running(repo):
+        later = orchestrator.tool()
+        assert (await everyone.next())["id"] == later.id  # the bridge has looked at the entry since
+    events, _ = Journal(repo.layout.journal_file(INSTANCE)).read_since(0)
+    assert [e.type for e in events] == ["tool_started", "tool_started"]
 
 
-async def test_a_garbage_registry_is_survived(repo, orchestrator):
+async def test_a_garbage_registry_is_survived(repo, orchestrator, caplog):
     orchestrator.state("running")  # ours journal before they register
     async with Listener() as everyone, Running(repo):
         repo.registry(raw="{not json")
-        await asyncio.sleep(0.15)
+        await wait_for(lambda: "Cannot read the registry" in caplog.text)
         repo.registry([repo.instance(id=INSTANCE)])
         event = orchestrator.tool()
         assert (await everyone.next())["id"] == event.id
@@ -162,9 +204,10 @@ async def test_embedded_bridge_makes_journal_writes_live_on_the_websocket(repo, 
 
     settings.ORCHESTRATOR = {**settings.ORCHESTRATOR, "EMBEDDED_BRIDGE": ""}  # in-memory layer: on
     orchestrator.state("running")  # ours journal before they register
-    comm = await connected(f"/api/orchestrators/{INSTANCE}/events")
-    await comm.receive_json_from(3)
-    await asyncio.sleep(0.1)
+    with Started() as started:
+        comm = await connected(f"/api/orchestrators/{INSTANCE}/events")
+        await comm.receive_json_from(3)
+        await started.wait()  # lines written before its first pass are history, replayed rather than sent
     event = orchestrator.tool()
     assert (await comm.receive_json_from(3)) == event.to_dict()
     await comm.disconnect()
@@ -182,18 +225,16 @@ async def test_a_restarted_bridge_journals_what_changed_meanwhile_not_another_co
 
     async with Running(repo):
         await wait_for(lambda: "status_updated" in journaled())
-    first = journaled()
     async with Running(repo):  # the file did not change: nothing to journal but the entry's state
-        await asyncio.sleep(0.3)  # a few of the watch's 0.25 s re-checks
-    assert journaled().count("status_updated") == first.count("status_updated") == 1
-
-    def start(data):
-        data["tasks"][0]["status"] = "in_progress"
-
-    update_status(status, start)  # while no bridge runs
-    async with Running(repo):
+        set_task(status, 0, "in_progress")  # the watch checks it after its restart's own look at the file
         await wait_for(lambda: "task_changed" in journaled())
+    # One status_updated for the first start, one for the change; a restart's copy would make three.
     assert journaled().count("status_updated") == 2
+
+    set_task(status, 0, "completed")  # while no bridge runs
+    async with Running(repo):
+        await wait_for(lambda: journaled().count("task_changed") == 2)
+    assert journaled().count("status_updated") == 3
     changed = [e for e in journal.read_since(0)[0] if e.type == "task_changed"]
     assert [(e.data["task_id"], e.data["old_status"], e.data["new_status"]) for e in changed] == [
-        ("1.1", "pending", "in_progress")]
+        ("1.1", "pending", "in_progress"), ("1.1", "in_progress", "completed")]

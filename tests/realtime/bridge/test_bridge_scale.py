@@ -10,10 +10,9 @@ import pytest
 
 from bench.ws_client import WSClient
 from orchestrator.status import update_status
-from realtime.bridge import bridge as bridge_module
 from realtime.journals import bridged_journal_path
 
-from ..conftest import DaphneServer, wait_for
+from ..conftest import DaphneServer, Orchestrator, wait_for
 from .test_bridge import Listener, Running
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -33,15 +32,20 @@ def open_fds() -> int:
 async def test_two_thousand_dead_entries_cost_no_thread_no_fd_and_no_adoption(repo):
     repo.plan("alpha")
     repo.status("alpha")
-    repo.registry(dead_entries(repo, 2000))
+    dead = dead_entries(repo, 2000)
+    repo.registry(dead)
     threads, fds = threading.active_count(), open_fds()
-    async with Running(repo) as bridge:
-        await asyncio.sleep(0.3)  # a few ticks of the bridge
-        assert len(bridge.tracked) == 2000
+    async with Listener() as everyone, Running(repo) as bridge:
         assert not bridge.followed and len(bridge.status_watch) == 0
-        assert all(t.adoption is None and t.reader is None for t in bridge.tracked.values())
+        # A live instance registered later: once its event is out, the bridge has gone over all entries again.
+        live = Orchestrator(repo, "orch-live")
+        live.state("running")
+        repo.registry([*dead, repo.instance(id="orch-live")])
+        event = live.tool()
+        assert (await everyone.next(type_="tool_started"))["id"] == event.id
+        assert bridge.followed == {"orch-live"} and len(bridge.status_watch) == 0  # no adoption of a dead entry
         assert threading.active_count() <= threads + 2  # the watch of .claude/ and the registry reader: none per entry
-        assert open_fds() <= fds + 4
+        assert open_fds() <= fds + 5  # and no fd per entry: the live one's journal reader, the watches
     # Nothing was journaled on their behalf: a dead entry of another tool has no journal to write.
     assert not bridged_journal_path(repo.layout, "orch-1700000000000").exists()
 
@@ -91,14 +95,17 @@ async def test_an_adopted_instance_whose_process_dies_is_recorded_crashed_then_n
         process.wait()
 
 
-async def test_instances_beyond_the_bound_are_listed_but_not_followed(repo, monkeypatch):
-    monkeypatch.setattr(bridge_module, "MAX_FOLLOWED", 3)
+async def test_instances_beyond_the_bound_are_not_followed_until_a_followed_one_ends(repo):
     repo.plan("alpha")
     repo.status("alpha")
-    repo.registry([repo.instance(id=f"orch-{i}") for i in range(5)])  # all "alive" (this process)
-    async with Running(repo) as bridge:
+    entries = [repo.instance(id=f"orch-{i}") for i in range(5)]  # all "alive" (this process)
+    repo.registry(entries)
+    async with Running(repo, max_followed=3) as bridge:
+        assert len(bridge.followed) == 3
         await wait_for(lambda: len(bridge.status_watch) == 3)
-        assert len(bridge.tracked) == 5 and len(bridge.followed) == 3
+        first = sorted(bridge.followed)[0]
+        repo.registry([e for e in entries if e["id"] != first])
+        await wait_for(lambda: len(bridge.followed) == 3 and first not in bridge.followed)
 
 
 def health(server) -> int:

@@ -10,7 +10,7 @@ from bench.ws_client import WSClient, WSClosed
 from realtime.bridge.publish import LayerPublisher
 from realtime.groups import event_message, instance_group
 
-from ..conftest import INSTANCE, DaphneServer, Orchestrator, RedisServer
+from ..conftest import INSTANCE, DaphneServer, Orchestrator, RedisServer, wait_for
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
@@ -76,9 +76,8 @@ async def test_an_event_published_in_one_process_reaches_clients_of_two_servers(
     first, second = servers(2)
     publisher = publishing.attach(redis_server.url)
     clients = [await WSClient.connect(server.url(EVENTS)) for server in (first, second)]
-    for client in clients:
+    for client in clients:  # a stream joins its group before it sends its snapshot
         assert (await client.receive_json(10))["type"] == "snapshot"
-    await asyncio.sleep(0.2)  # memberships written to Redis
     event = publishing.tool()
     assert publisher.flush(5)
     for client in clients:
@@ -94,8 +93,7 @@ async def test_redis_outage_rest_keeps_serving_and_streams_resume_without_holes(
         (server,) = servers(1, redis.url)
         publisher = publishing.attach(redis.url)
         client = await WSClient.connect(server.url(EVENTS))
-        await client.receive_json(10)
-        await asyncio.sleep(0.2)
+        await client.receive_json(10)  # the snapshot: its group joined
         before = publishing.tool()
         publisher.flush(5)
         assert (await until_event(client))["id"] == before.id
@@ -121,7 +119,6 @@ async def test_redis_outage_rest_keeps_serving_and_streams_resume_without_holes(
                 await asyncio.sleep(0.2)
         replayed = [await until_event(client) for _ in missed]
         assert [f["id"] for f in replayed] == [e.id for e in missed]
-        await asyncio.sleep(0.3)
         after = publishing.tool()
         publisher.flush(5)
         assert (await until_event(client))["id"] == after.id
@@ -137,11 +134,10 @@ async def test_a_slow_consumer_loses_nothing_silently_in_a_burst_beyond_capacity
     (server,) = servers(1, env={"ORCHESTRATOR_WS_HEARTBEAT_S": "2"})
     publisher = publishing.attach(redis_server.url)
     client = await WSClient.connect(server.url(EVENTS))
-    await client.receive_json(10)
-    await asyncio.sleep(0.2)
+    await client.receive_json(10)  # the snapshot: its group joined
     burst = [publishing.tool() for _ in range(3000)]
-    await asyncio.sleep(1.0)  # not reading while the burst arrives
-    flushed = asyncio.ensure_future(asyncio.to_thread(publisher.flush, 20))
+    # Not reading until the whole burst is in Redis, past the channel's capacity of 1,000.
+    assert await asyncio.to_thread(publisher.flush, 20)
     covered: set[int] = set()
     while max(covered, default=0) < burst[-1].id:
         frame = await next_frame(client, 10)
@@ -150,7 +146,6 @@ async def test_a_slow_consumer_loses_nothing_silently_in_a_burst_beyond_capacity
         elif "id" in frame:
             covered.add(frame["id"])
     assert covered >= {e.id for e in burst}
-    assert await flushed
     await client.close()
 
 
@@ -201,7 +196,8 @@ async def test_an_open_sse_stream_outlives_a_redis_outage_and_is_live_again_afte
         frames, task, writer = await _sse_data_lines(server, f"/api/orchestrators/{INSTANCE}/events-sse")
         assert (await asyncio.wait_for(frames.get(), 10))["type"] == "snapshot"
         redis.stop()
-        await asyncio.sleep(1.5)  # the stream's layer receive fails meanwhile
+        # The stream's heartbeat (1 s) has met the outage: its layer receive is failing too.
+        await wait_for(lambda: "Could not renew membership" in server.log_path.read_text(), timeout=10)
         redis.start()
         layer = redis_layer(redis.url)
         # Never journaled, so only the live path can bring it (a heartbeat's catch-up reads the journal).
