@@ -18,7 +18,7 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 
 
 @dataclass(frozen=True)
-class Command:
+class CommandRequest:
     """A command request as the audit trail and the key store see it."""
 
     user: AbstractBaseUser | AnonymousUser | None
@@ -33,7 +33,7 @@ class Command:
     idempotency_key: str | None = None
 
 
-def command_run(*, command: Command, meaning: dict[str, Any], answer: Callable[[], Response]) -> Response:
+def command_run(*, command: CommandRequest, meaning: dict[str, Any], answer: Callable[[], Response]) -> Response:
     """The answer of `answer()`, run once per Idempotency-Key, and recorded in the audit trail.
 
     `answer` turns refusals (404, 409, 412 ...) into their responses itself: they are answers
@@ -51,7 +51,7 @@ def command_run(*, command: Command, meaning: dict[str, Any], answer: Callable[[
     return response
 
 
-def _answer_once(command: Command, fingerprint: str, answer: Callable[[], Response]) -> Response:
+def _answer_once(command: CommandRequest, fingerprint: str, answer: Callable[[], Response]) -> Response:
     scope = {"user": command.user, "key": command.idempotency_key, "path": command.path}
     stored = idempotency_reserve(**scope, fingerprint=fingerprint)
     if stored is not None:
@@ -70,7 +70,7 @@ def _answer_once(command: Command, fingerprint: str, answer: Callable[[], Respon
     return response
 
 
-def command_audit(*, command: Command, status_code: int, body: Any, replayed: bool = False) -> None:
+def command_audit(*, command: CommandRequest, status_code: int, body: Any, replayed: bool = False) -> None:
     """One row in the trail for the command's outcome, refusals and server errors included."""
     entry = {
         "user": command.user,

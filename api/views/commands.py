@@ -1,9 +1,9 @@
-"""What every command @action shares: CanControl, input validation, and its request handed to the command service.
+"""What every command @action shares: validated input, one service call through the command service, the trail.
 
-The service (api.services.commands) runs the call once per Idempotency-Key and records its
-answer; what is refused before the action is reached (401/403, an unreadable or invalid
-body, the key's own refusals) and server errors are recorded here, in handle_exception,
-which DRF runs for every one of them.
+The command service (api.services.commands) runs the call once per Idempotency-Key and
+records its answer; what is refused before it is reached (401/403, an unreadable or invalid
+body, the key's own refusals) and server errors are recorded in handle_exception, which DRF
+runs for every one of them.
 """
 
 from typing import Any, Callable
@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 
 from common.conf import orchestrator_settings
-from api.services.commands import Command, command_audit, command_run
+from api.services.commands import CommandRequest, command_audit, command_run
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 SERVER_ERROR = {"error": {"code": "server_error"}}
@@ -34,17 +34,18 @@ class CommandMixin:
         return self.serializer_class(*args, **kwargs)
 
     def handle_exception(self, exc):
+        """Records what never reached the command service: a refusal before the action, a server error."""
         if getattr(self, "action", None) not in self.command_actions:
             return super().handle_exception(exc)
         try:
             response = super().handle_exception(exc)
         except Exception:
-            command_audit(command=self.command(parse_body=True), status_code=status.HTTP_500_INTERNAL_SERVER_ERROR,
-                          body=SERVER_ERROR)
+            command_audit(command=self.command_request(parse_body=True),
+                          status_code=status.HTTP_500_INTERNAL_SERVER_ERROR, body=SERVER_ERROR)
             raise
         refused_sender = response.status_code in (status.HTTP_401_UNAUTHORIZED, status.HTTP_403_FORBIDDEN)
-        command_audit(command=self.command(parse_body=not refused_sender), status_code=response.status_code,
-                      body=response.data)
+        command_audit(command=self.command_request(parse_body=not refused_sender),
+                      status_code=response.status_code, body=response.data)
         return response
 
     def command_target(self) -> str:
@@ -56,7 +57,7 @@ class CommandMixin:
         """What the trail names as acted on; `payload` is the body as recorded."""
         return str(self.command_target())
 
-    def command(self, *, parse_body: bool) -> Command:
+    def command_request(self, *, parse_body: bool) -> CommandRequest:
         """This request as the command service records it.
 
         A request refused for who sent it (401/403) is recorded without its body: parsing it
@@ -64,7 +65,7 @@ class CommandMixin:
         """
         request = self.request
         payload = _request_payload(request) if parse_body else {}
-        return Command(
+        return CommandRequest(
             user=getattr(request, "user", None),
             remote_addr=request.META.get("REMOTE_ADDR"),
             path=request.path,
@@ -105,7 +106,7 @@ class CommandMixin:
                 # The error answer without the refusal's audit row: the service records this one.
                 return super(CommandMixin, self).handle_exception(exc)
 
-        return command_run(command=self.command(parse_body=True),
+        return command_run(command=self.command_request(parse_body=True),
                            meaning={**meaning, "if_match": self.request.headers.get("If-Match")}, answer=answer)
 
     def file_target(self) -> dict:
