@@ -24,6 +24,9 @@ DEFAULTS = {
     # Deadline for the status probe that tells `paused` from `running` on reads; short
     # because a read must not wait on a stuck orchestrator.
     "STATUS_IPC_TIMEOUT": 0.5,
+    # How long a skip or retry waits for a status file's lock (held by the orchestrator or an
+    # upstream tool) before answering 503 lock_timeout.
+    "STATUS_LOCK_TIMEOUT": 10.0,
     # "1": reads need a login; "0": reads are open; "" (default): on a DEBUG server, open to
     # clients on this machine (loopback peer asking for a loopback host, per request:
     # common.permissions.may_read), closed otherwise.
@@ -71,6 +74,7 @@ class OrchestratorSettings:
     repo_root: Path
     ipc_timeout: float
     status_ipc_timeout: float
+    status_lock_timeout: float
     # "open", "closed", or "local": open to clients on this machine only (see common.permissions.may_read).
     reads_policy: str
     bind_host: str
@@ -114,6 +118,7 @@ def orchestrator_settings() -> OrchestratorSettings:
         repo_root=Path(raw["REPO_ROOT"]).resolve(),
         ipc_timeout=float(raw["IPC_TIMEOUT"]),
         status_ipc_timeout=float(raw["STATUS_IPC_TIMEOUT"]),
+        status_lock_timeout=float(raw["STATUS_LOCK_TIMEOUT"]),
         reads_policy=reads_policy,
         bind_host=bind_host,
         ws_heartbeat_s=float(raw["WS_HEARTBEAT_S"]),

@@ -6,6 +6,7 @@ from api.selectors.orchestrators import instance_get
 from api.selectors.plans import PlanFiles, TaskInfo, instance_plan_files, plan_locate, task_info
 from api.signals import orphan_status_changed
 from orchestrator.clock import iso_now
+from orchestrator.dirlock import DEFAULT_TIMEOUT_S
 from orchestrator.errors import InvalidName, OrchestratorError, PlanNotFound
 from orchestrator.layout import RepoLayout, check_task_id, plan_identity
 from orchestrator.plans import read_plan
@@ -31,6 +32,7 @@ def task_skip(
     plan_name: str | None = None,
     instance_id: str | None = None,
     if_match: str | None = None,
+    lock_timeout: float = DEFAULT_TIMEOUT_S,
 ) -> TaskChange:
     """pending|failed -> skipped with `skipReason`; the engine then moves past it."""
     return _change(
@@ -39,6 +41,7 @@ def task_skip(
         plan_name=plan_name,
         instance_id=instance_id,
         if_match=if_match,
+        lock_timeout=lock_timeout,
         transition=lambda data, now: skip_task(data, task_id, reason=reason, now=now),
     )
 
@@ -50,6 +53,7 @@ def task_retry(
     plan_name: str | None = None,
     instance_id: str | None = None,
     if_match: str | None = None,
+    lock_timeout: float = DEFAULT_TIMEOUT_S,
 ) -> TaskChange:
     """failed|skipped -> pending, error cleared, `retryCount` + 1; the engine picks it up again."""
     return _change(
@@ -58,11 +62,12 @@ def task_retry(
         plan_name=plan_name,
         instance_id=instance_id,
         if_match=if_match,
+        lock_timeout=lock_timeout,
         transition=lambda data, now: retry_task(data, task_id, now=now),
     )
 
 
-def _change(*, layout, task_id, plan_name, instance_id, if_match, transition) -> TaskChange:
+def _change(*, layout, task_id, plan_name, instance_id, if_match, lock_timeout, transition) -> TaskChange:
     check_task_id(task_id)
     if (plan_name is None) == (instance_id is None):
         raise TypeError("Name exactly one of plan_name and instance_id.")
@@ -71,10 +76,10 @@ def _change(*, layout, task_id, plan_name, instance_id, if_match, transition) ->
         tree, files = instance_plan_files(layout, instance)
     else:
         tree, files = layout, plan_locate(layout=layout, name=plan_name)
-    _ensure_status(tree, files)
+    _ensure_status(tree, files, lock_timeout=lock_timeout)
     # Converted inside the lock: the written dict is shared with cached readers from then on.
     task, snapshot = update_status(files.status_path, lambda data: task_info(transition(data, iso_now()), {}),
-                                   if_match=if_match)
+                                   if_match=if_match, lock_timeout=lock_timeout)
     run = instance if instance is not None else _latest_run(layout, files)
     if run is not None and not is_alive(run):
         # No orchestrator is left to tell the pages.
@@ -99,7 +104,7 @@ def _runs_plan(instance: Instance, files: PlanFiles) -> bool:
         return False
 
 
-def _ensure_status(tree: RepoLayout, files: PlanFiles) -> None:
+def _ensure_status(tree: RepoLayout, files: PlanFiles, *, lock_timeout: float) -> None:
     """A plan never run has no status file yet: create it from the plan, as upstream's initialiser would.
 
     `tree` is the checkout the files are in (a worktree's for a worktree instance): planPath is
@@ -109,4 +114,5 @@ def _ensure_status(tree: RepoLayout, files: PlanFiles) -> None:
         return
     if not files.plan_path.is_file():
         raise PlanNotFound(f"No plan named {files.name!r}.", name=files.name)
-    init_status(files.status_path, plan=read_plan(files.plan_path), plan_path=tree.relative(files.plan_path))
+    init_status(files.status_path, plan=read_plan(files.plan_path), plan_path=tree.relative(files.plan_path),
+                lock_timeout=lock_timeout)

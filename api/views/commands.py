@@ -110,8 +110,10 @@ class CommandMixin:
                            meaning={**meaning, "if_match": self.request.headers.get("If-Match")}, answer=answer)
 
     def file_target(self) -> dict:
-        """Where status.json lives and the version the client last saw (If-Match)."""
-        return {"layout": orchestrator_settings().layout, "if_match": self.request.headers.get("If-Match")}
+        """Where status.json lives, how long to wait for its lock, and the version the client last saw (If-Match)."""
+        conf = orchestrator_settings()
+        return {"layout": conf.layout, "lock_timeout": conf.status_lock_timeout,
+                "if_match": self.request.headers.get("If-Match")}
 
 
 def _request_payload(request) -> dict:

@@ -3,7 +3,6 @@ holder, by a full disk) and an orchestrator killed with SIGKILL mid-task. The AP
 JSON, lose nothing on disk, and pick up where things left off once the fault is gone."""
 
 import errno
-import functools
 import json
 import os
 import shlex
@@ -19,7 +18,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from api.services import tasks as task_services
 from orchestrator import fileio
 from orchestrator.dirlock import STALE_S
 from orchestrator.engine import EXIT_CRASHED, Engine, EngineConfig
@@ -28,7 +26,7 @@ from orchestrator.events import EventBus
 from orchestrator.lifecycle import HEARTBEAT_S
 from orchestrator.monitor import StatusMonitor
 from orchestrator.registry import Registry
-from orchestrator.status import read_status, update_status
+from orchestrator.status import read_status
 from tests.engine_support import (
     AGENT_CMD, PROJECT_ROOT, THREE_PHASES, EngineRun, agent_pids, short_socket_path, wait_until,
 )
@@ -322,10 +320,11 @@ def test_writers_go_on_once_the_stuck_lock_holder_dies(populated, stuck_lock_hol
 
 
 def test_status_lock_held_by_a_stuck_process_is_503_lock_timeout_and_reads_answer(
-        populated, api, upstream_lock, monkeypatch):
+        populated, api, upstream_lock, settings):
     """The API's skip/retry wait for the status file's lock; a holder that never lets go costs
-    the request the lock timeout (10 s in production, 0.3 s here), then a clear, retryable 503."""
-    monkeypatch.setattr(task_services, "update_status", functools.partial(update_status, lock_timeout=0.3))
+    the request the lock timeout (STATUS_LOCK_TIMEOUT: 10 s by default, 0.3 s here), then a clear,
+    retryable 503."""
+    settings.ORCHESTRATOR = {**settings.ORCHESTRATOR, "STATUS_LOCK_TIMEOUT": 0.3}
     path = status_path(populated)
     upstream_lock(path)
     before = path.read_bytes()
