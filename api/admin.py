@@ -6,7 +6,6 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from orchestrator.errors import InvalidName, OrchestratorError
-from orchestrator.layout import plan_identity
 from orchestrator.registry import Instance, is_alive, is_stale
 
 from common.conf import orchestrator_settings
@@ -257,10 +256,10 @@ class OrchestratorRecordAdmin(SyncedIndexAdmin):
     @admin.display(description="Plan", ordering="plan_path")
     def plan(self, obj):
         try:
-            name, archived = plan_identity(obj.plan_path)
+            files = orchestrator_settings().layout.instance_plan(obj)
         except InvalidName:
             return obj.plan_path
-        record = PlanRecord.objects.filter(name=name, archived=archived).first()
+        record = PlanRecord.objects.filter(name=files.name, archived=files.archived).first()
         if record is None:
             return obj.plan_path
         url = reverse("admin:api_planrecord_change", args=[record.pk])

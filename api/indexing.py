@@ -17,16 +17,15 @@ from pathlib import Path
 from django.db import IntegrityError, transaction
 from django.utils import timezone as dj_timezone
 
-from orchestrator.clock import parse_iso
 from orchestrator.errors import RegistryUnavailable, StatusFileCorrupt
 from orchestrator.fileio import RACY_NS
-from orchestrator.layout import RepoLayout
+from orchestrator.layout import PlanFiles, RepoLayout
 from orchestrator.registry import Registry
 from orchestrator.status import TASK_STATUSES
+from orchestrator.summary import TaskInfo, parse_plan_file, plan_digest, status_snapshot
 
-from .models import FindingRecord, OrchestratorRecord, PhaseRecord, PlanRecord, PlanState, TaskRecord
+from .models import FindingRecord, OrchestratorRecord, PhaseRecord, PlanRecord, TaskRecord
 from .selectors.findings import finding_task_id
-from .selectors.plans import TaskInfo, parse_plan_file, snapshot_from_plan, status_snapshot, task_info
 
 logger = logging.getLogger(__name__)
 
@@ -60,16 +59,6 @@ class SyncResult:
         return text + (f", {len(self.errors)} unreadable" if self.errors else "")
 
 
-@dataclass(frozen=True)
-class _PlanFiles:
-    name: str
-    archived: bool
-    plan_path: Path
-    status_path: Path
-    findings_dir: Path
-    fingerprint: str
-
-
 @dataclass
 class _Built:
     """Everything one plan contributes to the index; children get their plan id when it is known."""
@@ -101,12 +90,13 @@ def _sync(layout: RepoLayout) -> SyncResult:
     for files in _discover(layout):
         key = (files.name, files.archived)
         previous = stored.get(key)
-        if previous is not None and files.fingerprint and previous[1] == files.fingerprint:
+        fingerprint = _fingerprint(files)
+        if previous is not None and fingerprint and previous[1] == fingerprint:
             seen.add(key)
             result.unchanged += 1
             continue
         try:
-            built = _build(files, layout, now)
+            built = _build(files, fingerprint, layout, now)
         except (OSError, UnicodeError, StatusFileCorrupt) as exc:
             # Keep the old rows (if any) and leave the fingerprint stale so the next sync retries.
             seen.add(key)
@@ -152,31 +142,24 @@ def _write(changed: list[_Built], vanished: list[int], result: SyncResult) -> No
 
 
 def _discover(layout: RepoLayout):
-    """Yield every markdown file that could be a plan, with the fingerprint of all its files.
-
-    Skipped like the read API skips them: names it could never address, symlinks out of docs/plans.
-    """
-    for archived, outputs in ((False, layout.outputs_dir), (True, layout.archived_outputs_dir)):
-        for name, plan_path in layout.plan_markdown(archived=archived):
-            output = outputs / name
-            status_path, findings_dir = output / "status.json", output / "findings"
-            fingerprint = _fingerprint(plan_path, status_path, findings_dir)
-            yield _PlanFiles(name, archived, plan_path, status_path, findings_dir, fingerprint)
+    """Every markdown file that could be a plan, skipped like the read API skips them (RepoLayout.plan_candidates)."""
+    for archived in (False, True):
+        yield from layout.plan_candidates(archived=archived)
 
 
-def _fingerprint(plan_path: Path, status_path: Path, findings_dir: Path) -> str:
+def _fingerprint(files: PlanFiles) -> str:
     """Stat data of the plan's files; "" (matching nothing) while one of them may still change unseen.
 
     A file rewritten in place within one timestamp tick keeps its inode, mtime and size, so
     a fingerprint taken that soon after a write is not trusted: the next sync re-reads the plan.
     """
-    stats = [_stat(plan_path), _stat(status_path)]
+    stats = [_stat(files.plan_path), _stat(files.status_path)]
     try:
-        with os.scandir(findings_dir) as entries:
+        with os.scandir(files.findings_dir) as entries:
             names = sorted(entry.name for entry in entries if entry.name.endswith(".md"))
     except (FileNotFoundError, NotADirectoryError):
         names = []
-    stats.extend(_stat(findings_dir / name) for name in names)
+    stats.extend(_stat(files.findings_dir / name) for name in names)
     newest = max((st.st_mtime_ns for st in stats if st is not None), default=0)
     if time.time_ns() - newest < RACY_NS:
         return ""
@@ -191,36 +174,31 @@ def _stat(path: Path) -> os.stat_result | None:
         return None
 
 
-def _build(files: _PlanFiles, layout: RepoLayout, now: datetime) -> _Built | None:
+def _build(files: PlanFiles, fingerprint: str, layout: RepoLayout, now: datetime) -> _Built | None:
     """Read one plan's files into unsaved records, the way the read API reads them; None if not a plan."""
     parsed = parse_plan_file(files.plan_path)
     if parsed is None:
         return None
-    outputs = layout.archived_outputs_dir if files.archived else layout.outputs_dir
-    if not (layout.is_contained(files.status_path, outputs) and layout.is_contained(files.findings_dir, outputs)):
+    if files.escapes(files.status_path) or files.escapes(files.findings_dir):
         raise StatusFileCorrupt("Its outputs lie outside docs/plan-outputs (a symlink) and are not read.")
-    snapshot = status_snapshot(files.status_path)
-    derived = snapshot or snapshot_from_plan(parsed, files.plan_path)
-    planned = {task.id: task for task in parsed.tasks}
-    tasks = [_task(position, raw, task_info(raw, planned)) for position, raw in enumerate(derived.tasks)]
+    digest = plan_digest(files, parsed, status_snapshot(files.status_path))
+    tasks = [_task(position, raw, info) for position, (raw, info) in enumerate(zip(digest.derived.tasks, digest.tasks))]
     phases = [PhaseRecord(position=position, title=raw["phase"], progress_percent=raw["progress_percent"],
-                          **_counts(raw)) for position, raw in enumerate(derived.phases)]
-    data, counts = derived.data, derived.counts
-    modified = max(os.stat(files.plan_path).st_mtime, snapshot.mtime if snapshot else 0.0)
+                          **_counts(raw)) for position, raw in enumerate(digest.derived.phases)]
     plan = PlanRecord(
         name=files.name,
         archived=files.archived,
-        title=parsed.title or str(data.get("planName") or "") or files.name,
+        title=digest.title,
         plan_path=layout.relative(files.plan_path),
-        has_status=snapshot is not None,
-        state=_state(counts),
-        current_phase=str(data.get("currentPhase") or "") or derived.first_open_phase or "",
-        created_at=parse_iso(data.get("createdAt")),
-        last_updated_at=parse_iso(data.get("lastUpdatedAt")) or _from_timestamp(modified),
-        fingerprint=files.fingerprint,
+        has_status=digest.snapshot is not None,
+        state=digest.state,
+        current_phase=digest.current_phase or "",
+        created_at=digest.created_at,
+        last_updated_at=digest.last_updated,
+        fingerprint=fingerprint,
         synced_at=now,
-        progress_percent=derived.progress_percent,
-        **_counts(counts),
+        progress_percent=digest.progress_percent,
+        **_counts(digest.counts),
     )
     return _Built(plan, phases, tasks, _findings(files.findings_dir))
 
@@ -245,14 +223,6 @@ def _task(position: int, raw: dict, info: TaskInfo) -> TaskRecord:
 
 def _counts(counts: dict) -> dict:
     return {key: counts[key] for key in ("total", *TASK_STATUSES)}
-
-
-def _state(counts: dict) -> str:
-    if counts["total"] and counts["completed"] + counts["skipped"] == counts["total"]:
-        return PlanState.COMPLETE
-    if counts["pending"] == counts["total"]:
-        return PlanState.NOT_STARTED
-    return PlanState.IN_PROGRESS
 
 
 def _findings(directory: Path) -> list[FindingRecord]:

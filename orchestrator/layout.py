@@ -8,6 +8,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path, PurePath
+from typing import Iterator
 
 from .errors import InvalidName
 
@@ -102,7 +103,7 @@ class RepoLayout:
         return self.contained(base / f"{check_plan_name(name)}.md", base)
 
     def output_dir(self, name: str, *, archived: bool) -> Path:
-        base = self.archived_outputs_dir if archived else self.outputs_dir
+        base = self.outputs_base(archived=archived)
         return self.contained(base / check_plan_name(name), base)
 
     def status_file(self, name: str, *, archived: bool) -> Path:
@@ -125,7 +126,7 @@ class RepoLayout:
         return self._output(name, "logs", archived=False)
 
     def _output(self, name: str, entry: str, *, archived: bool) -> Path:
-        base = self.archived_outputs_dir if archived else self.outputs_dir
+        base = self.outputs_base(archived=archived)
         return self.contained(self.output_dir(name, archived=archived) / entry, base)
 
     def worktree(self, worktree_path: str | None) -> "RepoLayout":
@@ -145,16 +146,22 @@ class RepoLayout:
                               field="worktree_path")
         return RepoLayout(tree)
 
-    def instance_plan(self, *, plan_path: str, worktree_path: str | None) -> "PlanRef":
-        """The plan files of an orchestrator instance as its registry entry names them.
+    def plan_files(self, name: str, *, archived: bool) -> "PlanFiles":
+        """The files of the plan called `name` in this tree, every path checked (InvalidName)."""
+        return PlanFiles(self, name, archived, self.plan_file(name, archived=archived),
+                         self.status_file(name, archived=archived), self.findings_dir(name, archived=archived))
+
+    def instance_plan(self, instance) -> "PlanFiles":
+        """The plan files of an orchestrator instance, from anything with its registry entry's
+        `plan_path` and `worktree_path` (a registry Instance, the admin's mirror of one).
 
         The one rule for "instance -> its files": a worktree instance's plan, status.json and
         findings are its worktree's (where its agent and upstream's tools read and write them);
         journals and the registry stay with this checkout. InvalidName for an entry no file
         of ours can belong to.
         """
-        name, archived = plan_identity(plan_path)
-        return PlanRef(self.worktree(worktree_path), name, archived)
+        name, archived = plan_identity(instance.plan_path)
+        return self.worktree(instance.worktree_path).plan_files(name, archived=archived)
 
     def journal_file(self, instance_id: str) -> Path:
         return self.journal_dir / f"{check_instance_id(instance_id)}.jsonl"
@@ -170,14 +177,16 @@ class RepoLayout:
         path = Path(plan_path)
         return path if path.is_absolute() else self.root / path
 
-    def plan_markdown(self, *, archived: bool):
-        """(name, path) of every addressable `.md` under docs/plans (or its archive), by name.
+    def plan_candidates(self, *, archived: bool) -> Iterator["PlanFiles"]:
+        """The files of every addressable `.md` under docs/plans (or its archive), by name.
 
         Names the API could never address are passed over, and so are symlinks out of the
         directory; containment is resolved only for symlinks, since realpath on every file
-        costs more than the rest of a listing.
+        costs more than the rest of a listing. The output paths are not checked: a reader
+        asks PlanFiles.escapes first.
         """
         base = self.archived_plans_dir if archived else self.plans_dir
+        outputs = self.outputs_base(archived=archived)
         try:
             entries = sorted(os.scandir(base), key=lambda entry: entry.name)
         except (FileNotFoundError, NotADirectoryError):
@@ -189,7 +198,10 @@ class RepoLayout:
             path = Path(entry.path)
             if entry.is_symlink() and not self.is_contained(path, base):
                 continue
-            yield name, path
+            yield PlanFiles(self, name, archived, path, outputs / name / "status.json", outputs / name / "findings")
+
+    def outputs_base(self, *, archived: bool) -> Path:
+        return self.archived_outputs_dir if archived else self.outputs_dir
 
     @classmethod
     def is_contained(cls, path: Path, base: Path) -> bool:
@@ -210,21 +222,21 @@ class RepoLayout:
 
 
 @dataclass(frozen=True)
-class PlanRef:
-    """One plan's files under the tree they live in (the repository's, or a worktree's)."""
+class PlanFiles:
+    """Where one plan's files are, under the tree they live in (the repository's, or a worktree's)."""
 
-    layout: RepoLayout
+    tree: RepoLayout
     name: str
     archived: bool
+    plan_path: Path
+    status_path: Path
+    findings_dir: Path
 
-    @property
-    def plan_file(self) -> Path:
-        return self.layout.plan_file(self.name, archived=self.archived)
+    def escapes(self, path: Path) -> bool:
+        """Whether `path` (status_path or findings_dir) leads out of docs/plan-outputs through a symlink.
 
-    @property
-    def status_file(self) -> Path:
-        return self.layout.status_file(self.name, archived=self.archived)
-
-    @property
-    def findings_dir(self) -> Path:
-        return self.layout.findings_dir(self.name, archived=self.archived)
+        Only realpath'd when a symlink is on the way, so that listing every plan stays cheap.
+        """
+        if not (os.path.islink(path.parent) or os.path.islink(path)):
+            return False
+        return not self.tree.is_contained(path, self.tree.outputs_base(archived=self.archived))

@@ -7,10 +7,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from orchestrator.errors import FindingNotFound, InvalidName
-from orchestrator.layout import RepoLayout, check_task_id
+from orchestrator.layout import PlanFiles, RepoLayout, check_task_id
 
 from .orchestrators import instance_get
-from .plans import PlanFiles, instance_plan_files, plan_locate
+from .plans import plan_locate
 
 # A finding is prose; anything bigger is not meant to travel in a JSON reply.
 MAX_FINDING_BYTES = 1_000_000
@@ -89,18 +89,18 @@ def _finding(layout: RepoLayout, entry: os.DirEntry, st: os.stat_result, task_id
     )
 
 
-def _located(layout: RepoLayout, name: str | None, instance_id: str | None) -> tuple[RepoLayout, PlanFiles]:
+def _located(layout: RepoLayout, name: str | None, instance_id: str | None) -> PlanFiles:
     """A plan by name (the repository's), or the plan an instance runs (its worktree's, if any)."""
     if instance_id is None:
-        return layout, plan_locate(layout=layout, name=name)
-    return instance_plan_files(layout, instance_get(layout=layout, instance_id=instance_id))
+        return plan_locate(layout=layout, name=name)
+    return layout.instance_plan(instance_get(layout=layout, instance_id=instance_id))
 
 
 def finding_list(*, layout: RepoLayout, name: str | None = None, instance_id: str | None = None) -> list[FindingFile]:
     """Every findings file of the plan (or of an instance's plan), by task id (plan-level notes last)."""
-    tree, files = _located(layout, name, instance_id)
-    findings = [_finding(tree, entry, st, finding_task_id(entry.name))
-                for entry, st in _entries(tree, files.findings_dir)]
+    files = _located(layout, name, instance_id)
+    findings = [_finding(files.tree, entry, st, finding_task_id(entry.name))
+                for entry, st in _entries(files.tree, files.findings_dir)]
     return sorted(findings, key=_sort_key)
 
 
@@ -114,17 +114,17 @@ def finding_get(*, layout: RepoLayout, task_id: str, name: str | None = None,
                 instance_id: str | None = None) -> Finding:
     """The content of every findings file of one task. InvalidName, PlanNotFound, InstanceNotFound, FindingNotFound."""
     check_task_id(task_id)
-    tree, files = _located(layout, name, instance_id)
+    files = _located(layout, name, instance_id)
     name = files.name
     contents, modified = [], 0.0
-    for entry, st in _entries(tree, files.findings_dir):
+    for entry, st in _entries(files.tree, files.findings_dir):
         if finding_task_id(entry.name) != task_id:
             continue
         try:
             content, truncated = _read(entry.path)
         except OSError:
             continue
-        base = _finding(tree, entry, st, task_id)
+        base = _finding(files.tree, entry, st, task_id)
         contents.append(FindingContent(**vars(base), content=content, truncated=truncated))
         modified = max(modified, st.st_mtime)
     if not contents:

@@ -6,14 +6,11 @@ from pathlib import Path
 
 from orchestrator.clock import Clock, parse_iso, utc_now
 from orchestrator.errors import InvalidName, OrchestratorUnavailable
-from orchestrator.figures import sum_figures
 from orchestrator.ipc import default_socket_path, send_command
-from orchestrator.layout import RepoLayout, check_instance_id
+from orchestrator.layout import PlanFiles, RepoLayout, check_instance_id
 from orchestrator.probes import StatusProber
 from orchestrator.registry import Instance, Registry, instance_state, is_alive, is_stale
-
-from .plans import (PhaseSummary, PlanFiles, TaskInfo, instance_plan_files, parse_plan_file, phase_summary,
-                    snapshot_from_plan, status_snapshot, task_info)
+from orchestrator.summary import PhaseSummary, TaskInfo, parse_plan_file, plan_digest, status_snapshot
 
 
 @dataclass(frozen=True)
@@ -125,7 +122,7 @@ def _probe(instance: Instance, timeout: float) -> dict | None:
 def _registry_plan(layout: RepoLayout, instance: Instance) -> PlanFiles | None:
     """The instance's plan files, or None when its registry entry names none we may read."""
     try:
-        return instance_plan_files(layout, instance)[1]
+        return layout.instance_plan(instance)
     except InvalidName:
         return None
 
@@ -148,12 +145,8 @@ def orchestrator_status_get(
     alive = is_alive(instance)
     reply = _probe(instance, ipc_timeout) if alive and instance.status in ("running", "stopping") else None
     files = _registry_plan(layout, instance)
-    snapshot = status_snapshot(files.status_path) if files else None
-    parsed = parse_plan_file(files.plan_path) if files else None
-    if snapshot is None and parsed is not None:
-        snapshot = snapshot_from_plan(parsed, files.plan_path)
-    planned = {task.id: task for task in parsed.tasks} if parsed else {}
-    counts = snapshot.counts if snapshot else dict.fromkeys(
+    digest = plan_digest(files, parse_plan_file(files.plan_path), status_snapshot(files.status_path)) if files else None
+    counts = digest.counts if digest else dict.fromkeys(
         ("total", "completed", "pending", "in_progress", "failed", "skipped"), 0)
     current_task = (reply or {}).get("current_task")
     now = clock()
@@ -163,14 +156,14 @@ def orchestrator_status_get(
         plan_name=Path(instance.plan_path).stem,
         status=instance_state(instance, alive=alive, reply=reply),
         reachable=reply is not None,
-        progress_percent=snapshot.progress_percent if snapshot else 0.0,
+        progress_percent=digest.progress_percent if digest else 0.0,
         total_tasks=counts["total"],
         completed_tasks=counts["completed"],
         pending_tasks=counts["pending"],
         in_progress_tasks=counts["in_progress"],
         failed_tasks=counts["failed"],
         skipped_tasks=counts["skipped"],
-        current_phase=(snapshot.data.get("currentPhase") if snapshot else None) or None,
+        current_phase=digest.recorded_phase if digest else None,
         current_task=str(current_task["id"]) if isinstance(current_task, dict) and "id" in current_task else None,
         iteration=_as_int((reply or {}).get("iteration")),
         max_iterations=_as_int((reply or {}).get("max_iterations")),
@@ -178,8 +171,8 @@ def orchestrator_status_get(
         last_heartbeat=parse_iso(instance.last_heartbeat),
         is_alive=alive,
         is_stale=is_stale(instance, now),
-        tasks=tuple(task_info(raw, planned) for raw in snapshot.tasks) if snapshot else (),
-        phases=tuple(phase_summary(raw) for raw in snapshot.phases) if snapshot else (),
-        status_etag=(snapshot.etag or None) if snapshot else None,  # "": derived from the plan, no file
-        usage=sum_figures(snapshot.tasks) if snapshot else None,
+        tasks=digest.tasks if digest else (),
+        phases=digest.phases if digest else (),
+        status_etag=(digest.snapshot.etag or None) if digest and digest.snapshot else None,
+        usage=digest.usage if digest else None,
     )

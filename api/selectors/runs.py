@@ -8,9 +8,10 @@ from orchestrator.clock import parse_iso
 from orchestrator.errors import RunNotFound
 from orchestrator.figures import SUM_KEYS, sum_figures
 from orchestrator.layout import RepoLayout
+from orchestrator.summary import status_snapshot, task_statuses
 
-from .plans import plan_locate, status_snapshot
-from .transcripts import AttemptView, attempt_views, task_statuses
+from .plans import plan_locate
+from .transcripts import AttemptView, attempt_views
 
 
 @dataclass(frozen=True)

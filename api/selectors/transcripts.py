@@ -7,8 +7,9 @@ from orchestrator.attempts import AttemptInfo, read_records, settled_seq, task_a
 from orchestrator.clock import parse_iso
 from orchestrator.errors import AttemptNotFound, TaskNotFound
 from orchestrator.layout import RepoLayout, check_task_id
+from orchestrator.summary import task_statuses
 
-from .plans import PlanFiles, parse_plan_file, plan_locate, snapshot_from_plan, status_snapshot
+from .plans import plan_locate
 
 PAGE_SIZE = 200
 PAGE_MAX = 1000
@@ -48,15 +49,6 @@ def attempt_view(info: AttemptInfo, *, running: bool) -> AttemptView:
     return AttemptView(task_id=info.task_id, attempt=info.attempt, run_id=info.run_id,
                        started_at=parse_iso(info.started_at), ended_at=parse_iso(info.last_at), outcome=outcome,
                        error=info.error, usage=usage)
-
-
-def task_statuses(files: PlanFiles) -> dict[str, str]:
-    """Task id -> status from status.json, or from the markdown before the first run."""
-    snapshot = status_snapshot(files.status_path)
-    if snapshot is None:
-        parsed = parse_plan_file(files.plan_path)
-        snapshot = snapshot_from_plan(parsed, files.plan_path) if parsed else None
-    return {str(task.get("id")): str(task.get("status")) for task in snapshot.tasks} if snapshot else {}
 
 
 def attempt_views(infos: list[AttemptInfo], statuses: dict[str, str]) -> list[AttemptView]:

@@ -3,15 +3,16 @@
 from dataclasses import dataclass
 
 from api.selectors.orchestrators import instance_get
-from api.selectors.plans import PlanFiles, TaskInfo, instance_plan_files, plan_locate, task_info
+from api.selectors.plans import plan_locate
 from api.signals import orphan_status_changed
 from orchestrator.clock import iso_now
 from orchestrator.dirlock import DEFAULT_TIMEOUT_S
 from orchestrator.errors import InvalidName, OrchestratorError, PlanNotFound
-from orchestrator.layout import RepoLayout, check_task_id, plan_identity
+from orchestrator.layout import PlanFiles, RepoLayout, check_task_id, plan_identity
 from orchestrator.plans import read_plan
 from orchestrator.registry import Instance, Registry, is_alive
 from orchestrator.status import StatusSnapshot, init_status, update_status
+from orchestrator.summary import TaskInfo, task_info
 from orchestrator.tasks import retry_task, skip_task
 
 
@@ -72,11 +73,8 @@ def _change(*, layout, task_id, plan_name, instance_id, if_match, lock_timeout, 
     if (plan_name is None) == (instance_id is None):
         raise TypeError("Name exactly one of plan_name and instance_id.")
     instance = instance_get(layout=layout, instance_id=instance_id) if instance_id is not None else None
-    if instance is not None:
-        tree, files = instance_plan_files(layout, instance)
-    else:
-        tree, files = layout, plan_locate(layout=layout, name=plan_name)
-    _ensure_status(tree, files, lock_timeout=lock_timeout)
+    files = layout.instance_plan(instance) if instance is not None else plan_locate(layout=layout, name=plan_name)
+    _ensure_status(files, lock_timeout=lock_timeout)
     # Converted inside the lock: the written dict is shared with cached readers from then on.
     task, snapshot = update_status(files.status_path, lambda data: task_info(transition(data, iso_now()), {}),
                                    if_match=if_match, lock_timeout=lock_timeout)
@@ -104,15 +102,15 @@ def _runs_plan(instance: Instance, files: PlanFiles) -> bool:
         return False
 
 
-def _ensure_status(tree: RepoLayout, files: PlanFiles, *, lock_timeout: float) -> None:
+def _ensure_status(files: PlanFiles, *, lock_timeout: float) -> None:
     """A plan never run has no status file yet: create it from the plan, as upstream's initialiser would.
 
-    `tree` is the checkout the files are in (a worktree's for a worktree instance): planPath is
-    written relative to it, as upstream's tools write it.
+    planPath is written relative to the checkout the files are in (a worktree's for a worktree
+    instance), as upstream's tools write it.
     """
     if files.status_path.exists():
         return
     if not files.plan_path.is_file():
         raise PlanNotFound(f"No plan named {files.name!r}.", name=files.name)
-    init_status(files.status_path, plan=read_plan(files.plan_path), plan_path=tree.relative(files.plan_path),
+    init_status(files.status_path, plan=read_plan(files.plan_path), plan_path=files.tree.relative(files.plan_path),
                 lock_timeout=lock_timeout)

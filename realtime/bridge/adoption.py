@@ -60,16 +60,11 @@ def writer_lock(journal: Path, *, free: bool) -> Iterator[bool]:
             os.close(fd)
 
 
-def status_path_for(layout: RepoLayout, instance: Instance) -> Path:
-    """As the REST reads find it: RepoLayout.instance_plan (a worktree instance's is its worktree's)."""
-    return layout.instance_plan(plan_path=instance.plan_path, worktree_path=instance.worktree_path).status_file
-
-
 class Adoption:
     def __init__(self, layout: RepoLayout, instance: Instance, *, on_event: Callable[[Event], None]):
         self.instance_id = instance.id
         self.path = bridged_journal_path(layout, instance.id)
-        self._status_path = status_path_for(layout, instance)
+        self._status_path = layout.instance_plan(instance).status_path  # as the REST reads find it
         self._on_event = on_event
         self._lock_fd: int | None = None
         self._journal: Journal | None = None

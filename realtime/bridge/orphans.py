@@ -23,7 +23,7 @@ from orchestrator.monitor import StatusMonitor
 from orchestrator.registry import Instance
 
 from ..journals import BRIDGED_DIR, bridged_journal_path, journal_path
-from .adoption import status_path_for, writer_lock
+from .adoption import writer_lock
 from .publish import send_event
 
 logger = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ def stream_orphan_change(layout: RepoLayout, instance: Instance) -> list[Event]:
     """
     try:
         path = journal_path(layout, instance.id) or bridged_journal_path(layout, instance.id)
-        events = _journal_change(path, instance.id, status_path_for(layout, instance))
+        events = _journal_change(path, instance.id, layout.instance_plan(instance).status_path)
     except (InvalidName, LockTimeout, OSError) as exc:
         logger.warning("Could not journal the change to %s: %s", instance.id, exc)
         return []

@@ -106,8 +106,7 @@ class Command(BaseCommand):
     def _progress_on_disk(self, instance: Instance) -> dict:
         """A stopped, crashed or unreachable instance cannot say: its plan's status.json can."""
         try:
-            snapshot = read_status(self.layout.instance_plan(plan_path=instance.plan_path,
-                                                             worktree_path=instance.worktree_path).status_file)
+            snapshot = read_status(self.layout.instance_plan(instance).status_path)
         except (InvalidName, StatusFileCorrupt, OSError):
             return {}
         if snapshot is None:
