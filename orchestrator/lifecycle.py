@@ -8,7 +8,7 @@ from typing import Callable
 from .clock import iso_now
 from .errors import InvalidOrchestratorState, OrchestratorError
 from .ipc import IPCServer
-from .registry import Instance, Registry, is_alive
+from .registry import ACTIVE_STATUSES, Instance, Registry, is_alive
 
 logger = logging.getLogger(__name__)
 
@@ -20,7 +20,7 @@ def claim_plan(registry: Registry, plan_path: str) -> None:
     entries of dead ones are marked crashed on the way."""
     registry.cleanup_dead()
     for other in registry.list():
-        if other.plan_path == plan_path and other.status in ("running", "stopping") and is_alive(other):
+        if other.plan_path == plan_path and other.status in ACTIVE_STATUSES and is_alive(other):
             raise InvalidOrchestratorState(f"{other.id} (pid {other.pid}) is already running {plan_path}.",
                                            instance_id=other.id)
 

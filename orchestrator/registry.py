@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 
 STALE_AFTER_S = 60  # the existing tools heartbeat every 10 s and call an instance stale after 60 s
 INSTANCE_STATUSES = ("running", "stopping", "stopped", "crashed")
+# The registry statuses that claim a working process: true only while its pid lives.
+ACTIVE_STATUSES = ("running", "stopping")
 
 @dataclass(frozen=True)
 class Instance:
@@ -167,7 +169,7 @@ class Registry:
                 instance = _entry_to_instance(entry) if _has_id(entry, instance_id) else None
                 if instance is None:
                     continue
-                if instance.status in ("running", "stopping") and is_alive(instance):
+                if instance.status in ACTIVE_STATUSES and is_alive(instance):
                     raise InvalidOrchestratorState(
                         f"{instance_id} is {instance.status} (pid {instance.pid}): shut it down before clearing it.",
                         instance_id=instance_id, state=instance.status)
@@ -185,7 +187,7 @@ class Registry:
             crashed = []
             for index, entry in enumerate(entries):
                 instance = _entry_to_instance(entry)
-                if instance and instance.status in ("running", "stopping") and not is_alive(instance):
+                if instance and is_crashed(instance.status, alive=is_alive(instance)):
                     instance = replace(instance, status="crashed")
                     entries[index] = instance.to_dict()
                     crashed.append(instance)
@@ -281,13 +283,19 @@ def is_stale(instance: Instance, now: datetime) -> bool:
     return (now - beat).total_seconds() > STALE_AFTER_S
 
 
+def is_crashed(status: str, *, alive: bool) -> bool:
+    """The one definition of a crash: an entry claiming running or stopping whose process is gone,
+    whatever the entry still says (an entry already marked crashed says so itself)."""
+    return status in ACTIVE_STATUSES and not alive
+
+
 def instance_state(instance: Instance, *, alive: bool, reply: dict | None) -> str:
     """running | paused | stopping | stopped | crashed, from the registry, the pid and the IPC `status` reply.
 
-    A dead pid under running/stopping is a crash. Our engine names its `state`; upstream's
-    orchestrator only says `paused` / `shutdown_requested`, which must show as such too.
+    A dead pid under running/stopping is a crash (is_crashed). Our engine names its `state`;
+    upstream's orchestrator only says `paused` / `shutdown_requested`, which must show as such too.
     """
-    if instance.status in ("running", "stopping") and not alive:
+    if is_crashed(instance.status, alive=alive):
         return "crashed"
     if reply is not None:
         if reply.get("state") in ORCHESTRATOR_STATES:

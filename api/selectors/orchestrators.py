@@ -9,7 +9,7 @@ from orchestrator.errors import InvalidName, OrchestratorUnavailable
 from orchestrator.ipc import default_socket_path, send_command
 from orchestrator.layout import PlanFiles, RepoLayout, check_instance_id
 from orchestrator.probes import StatusProber
-from orchestrator.registry import Instance, Registry, instance_state, is_alive, is_stale
+from orchestrator.registry import ACTIVE_STATUSES, Instance, Registry, instance_state, is_alive, is_stale
 from orchestrator.summary import PhaseSummary, TaskInfo, parse_plan_file, plan_digest, status_snapshot
 
 
@@ -143,7 +143,7 @@ def orchestrator_status_get(
     """
     instance = instance_get(layout=layout, instance_id=instance_id)
     alive = is_alive(instance)
-    reply = _probe(instance, ipc_timeout) if alive and instance.status in ("running", "stopping") else None
+    reply = _probe(instance, ipc_timeout) if alive and instance.status in ACTIVE_STATUSES else None
     files = _registry_plan(layout, instance)
     digest = plan_digest(files, parse_plan_file(files.plan_path), status_snapshot(files.status_path)) if files else None
     counts = digest.counts if digest else dict.fromkeys(

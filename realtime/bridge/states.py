@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from orchestrator.registry import Instance, is_alive, is_stale
+from orchestrator.registry import Instance, is_alive, is_crashed, is_stale
 
 TERMINAL = ("stopped", "crashed")
 
@@ -20,10 +20,7 @@ class Seen:
 
     @property
     def state(self) -> str:
-        # A running entry whose process is gone crashed, whatever the entry still claims.
-        if self.status in ("running", "stopping") and not self.alive:
-            return "crashed"
-        return self.status
+        return "crashed" if is_crashed(self.status, alive=self.alive) else self.status
 
 
 def observe(instance: Instance, now: datetime) -> Seen:

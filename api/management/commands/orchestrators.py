@@ -10,10 +10,10 @@ from orchestrator.clock import parse_iso, utc_now
 from orchestrator.errors import InvalidName, OrchestratorError, OrchestratorUnavailable, StatusFileCorrupt
 from orchestrator.ipc import send_command
 from orchestrator.layout import RepoLayout
-from orchestrator.registry import Instance, Registry, instance_state, is_alive, is_stale
+from orchestrator.registry import (ACTIVE_STATUSES, Instance, Registry, instance_state, is_alive, is_crashed,
+                                   is_stale)
 from orchestrator.status import read_status
 
-ACTIVE = ("running", "stopping")
 
 
 def _age(timestamp: str, now) -> str:
@@ -68,7 +68,7 @@ class Command(BaseCommand):
 
     def _reachable(self, instance: Instance) -> Instance:
         """The instance if a command can reach it; otherwise a CommandError that says why not."""
-        if instance.status not in ACTIVE:
+        if instance.status not in ACTIVE_STATUSES:
             raise CommandError(f"{instance.id} is {instance.status} (last heartbeat "
                                f"{_age(instance.last_heartbeat, utc_now())}).")
         if not is_alive(instance):
@@ -87,9 +87,9 @@ class Command(BaseCommand):
     def _describe(self, instance: Instance, now) -> dict:
         """Registry entry plus what a live instance says about itself (paused, progress)."""
         row = {**instance.to_dict(), "alive": is_alive(instance), "stale": is_stale(instance, now)}
-        if instance.status in ACTIVE and not row["alive"]:
+        if is_crashed(instance.status, alive=row["alive"]):
             row["state"] = "dead"
-        elif instance.status in ACTIVE and instance.socket_path:
+        elif instance.status in ACTIVE_STATUSES and instance.socket_path:
             try:
                 reply = send_command(instance.socket_path, "status",
                                      timeout=orchestrator_settings().status_ipc_timeout)
@@ -161,7 +161,8 @@ class Command(BaseCommand):
         self.stdout.write(f"{instance_id}: {self._shutdown(instance, force=force)}")
 
     def _shutdown_all(self, *, force: bool) -> None:
-        live = [instance for instance in self.registry.list() if instance.status in ACTIVE and is_alive(instance)]
+        live = [instance for instance in self.registry.list()
+                if instance.status in ACTIVE_STATUSES and is_alive(instance)]
         if not live:
             self.stdout.write("No live orchestrators.")
             return
