@@ -157,7 +157,8 @@ def test_watch_sees_atomic_replace(watched, status_path):
 def test_watch_sees_delete_then_recreate_and_diffs_against_the_last_good_state(watched, status_path):
     monitor, collector = watched
     status_path.unlink()
-    time.sleep(0.05)
+    assert monitor.check() == []  # the deletion read (by whichever check comes first) publishes nothing
+    assert collector.drain() == []
     status_path.write_text(json.dumps(status({"1.1": "skipped", "1.2": "pending", "2.1": "pending"})))
     event = collector.next("task_changed")
     assert (event.data["task_id"], event.data["old_status"], event.data["new_status"]) == ("1.1", "pending", "skipped")
@@ -169,7 +170,9 @@ def test_half_written_file_is_skipped_then_recovered(watched, status_path, caplo
     with open(status_path, "w") as f:  # an in-place writer caught mid-write
         f.write(complete[: len(complete) // 2])
         f.flush()
-        time.sleep(0.1)
+        # A read of the half file, in step with the watch thread's (they share the monitor's lock),
+        # publishes nothing; neither can the thread's, which sees the same bytes until the rest lands.
+        assert monitor.check() == []
         assert collector.drain() == []
         f.write(complete[len(complete) // 2:])
     event = collector.next("task_changed")
@@ -220,13 +223,17 @@ async def test_async_run_publishes_changes_to_async_subscribers(status_path):
     async def on_task(event):
         await received.put(event)
 
-    bus.subscribe(on_task, event_types=[EventType.TASK_CHANGED])
+    bus.subscribe(on_task, event_types=[EventType.STATUS_UPDATED, EventType.TASK_CHANGED])
     monitor = StatusMonitor(status_path, instance_id=INSTANCE, bus=bus, poll_interval=0.05)
     stop = asyncio.Event()
     runner = asyncio.create_task(monitor.run(stop))
-    await asyncio.sleep(0.2)  # let the first poll tick pass: the watch is live by then
+    # run() has read the file once: a change from now on is seen by the watch or, set up
+    # meanwhile, by the next poll tick, and published as a task change against this read.
+    first = await asyncio.wait_for(received.get(), timeout=3)
+    assert first.type == "status_updated"
     write_atomic(status_path, status({"1.1": "pending", "1.2": "pending", "2.1": "in_progress"}))
-    event = await asyncio.wait_for(received.get(), timeout=3)
+    updated, event = [await asyncio.wait_for(received.get(), timeout=3) for _ in range(2)]
+    assert (updated.type, event.type) == ("status_updated", "task_changed")
     assert (event.data["task_id"], event.data["new_status"]) == ("2.1", "in_progress")
     stop.set()
     await asyncio.wait_for(runner, timeout=3)
