@@ -116,7 +116,8 @@ def test_chmod_000_status_file_is_503_json(populated, api):
 
 
 def test_unreadable_status_file_is_503_json(populated, api, monkeypatch):
-    """What chmod 000 does for a non-root server: open() fails with EACCES."""
+    """What chmod 000 does for a non-root server (the tests run as root, which reads anyway): open()
+    fails with EACCES, at the operating system's interface rather than inside any module of ours."""
     path = status_path(populated)
     real_open = open
 
@@ -126,7 +127,7 @@ def test_unreadable_status_file_is_503_json(populated, api, monkeypatch):
         return real_open(file, *args, **kwargs)
 
     os.utime(path)  # a new mtime, so no cached parse can answer for the file
-    monkeypatch.setattr(fileio, "open", guarded_open, raising=False)
+    monkeypatch.setattr("builtins.open", guarded_open)
     error = assert_error_shape(api.get("/api/plans/alpha/status"), 503)
     assert error["code"] == "status_file_corrupt" and "Permission denied" in error["message"]
     monkeypatch.undo()
