@@ -18,8 +18,9 @@ from ..journals import open_journal
 from . import access, snapshots
 from .auth import TOKEN_SUBPROTOCOL_PREFIX
 from .driver import Keepalive, Membership, start_tasks, stop_tasks, stream_frames
-from .eventstream import ACTIVITY_TYPES, EventStream, InvalidCursor, parse_since
+from .eventstream import ACTIVITY_TYPES, EventStream
 from .flow import ClientTooSlow, backlog_for
+from .replay import InvalidCursor, parse_since
 
 logger = logging.getLogger(__name__)
 

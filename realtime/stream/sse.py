@@ -33,8 +33,9 @@ from ..journals import open_journal
 from . import snapshots
 from .auth import user_for_token
 from .driver import Keepalive, Membership, start_tasks, stop_tasks, stream_frames
-from .eventstream import EventStream, InvalidCursor, parse_since
+from .eventstream import EventStream
 from .flow import Backlog, ClientTooSlow, backlog_for
+from .replay import InvalidCursor, parse_since
 
 logger = logging.getLogger(__name__)
 
