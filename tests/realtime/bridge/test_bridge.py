@@ -132,14 +132,28 @@ def set_task(status, index, state):
     update_status(status, change)
 
 
+class Foreign:
+    """An instance of another tool (status.json only), and the journal a bridge keeps for it."""
+
+    def __init__(self, repo):
+        repo.plan("alpha")
+        self.status = repo.status("alpha")
+        repo.registry([repo.instance(id="orch-foreign")])
+        self.journal = Journal(bridged_journal_path(repo.layout, "orch-foreign"))
+
+    def journaled(self, type_=None):
+        return [e for e in self.journal.read_since(0)[0] if type_ is None or e.type == type_]
+
+    def types(self):
+        return [e.type for e in self.journaled()]
+
+
 async def test_only_one_bridge_adopts_an_instance(repo):
-    repo.plan("alpha")
-    status = repo.status("alpha")
-    repo.registry([repo.instance(id="orch-foreign")])
-    journal = Journal(bridged_journal_path(repo.layout, "orch-foreign"))
+    foreign = Foreign(repo)
+    status = foreign.status
 
     def changes():
-        return [(e.data["task_id"], e.data["new_status"]) for e in journal.read_since(0)[0] if e.type == "task_changed"]
+        return [(e.data["task_id"], e.data["new_status"]) for e in foreign.journaled("task_changed")]
 
     async with Listener() as everyone, Running(repo), Running(repo):  # both have tried to adopt it
         set_task(status, 0, "in_progress")
@@ -215,13 +229,8 @@ async def test_embedded_bridge_makes_journal_writes_live_on_the_websocket(repo, 
 
 
 async def test_a_restarted_bridge_journals_what_changed_meanwhile_not_another_copy(repo):
-    repo.plan("alpha")
-    status = repo.status("alpha")
-    repo.registry([repo.instance(id="orch-foreign")])
-    journal = Journal(bridged_journal_path(repo.layout, "orch-foreign"))
-
-    def journaled():
-        return [e.type for e in journal.read_since(0)[0]]
+    foreign = Foreign(repo)
+    status, journaled = foreign.status, foreign.types
 
     async with Running(repo):
         await wait_for(lambda: "status_updated" in journaled())
@@ -235,6 +244,6 @@ async def test_a_restarted_bridge_journals_what_changed_meanwhile_not_another_co
     async with Running(repo):
         await wait_for(lambda: journaled().count("task_changed") == 2)
     assert journaled().count("status_updated") == 3
-    changed = [e for e in journal.read_since(0)[0] if e.type == "task_changed"]
+    changed = foreign.journaled("task_changed")
     assert [(e.data["task_id"], e.data["old_status"], e.data["new_status"]) for e in changed] == [
         ("1.1", "pending", "in_progress"), ("1.1", "in_progress", "completed")]
