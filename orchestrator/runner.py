@@ -1,7 +1,6 @@
-"""Runs the agent as a killable process group and turns its stream-json into tool events."""
+"""Runs the agent as a killable process group, bounded by a timeout, reading its output as stream-json (stream_json)."""
 
 import errno
-import json
 import os
 import re
 import selectors
@@ -17,8 +16,9 @@ from typing import Callable
 
 from . import processes
 from .events import EventType
-from .figures import AgentFigures, FigureTally
-from .transcript import TranscriptWriter, cut
+from .figures import AgentFigures
+from .stream_json import StreamParser, one_line
+from .transcript import TranscriptWriter
 
 DEFAULT_AGENT_CMD = [
     "claude", "-p", "{prompt}", "--dangerously-skip-permissions",
@@ -34,12 +34,6 @@ START_TIMEOUT_S = 30.0  # for the guard to report the agent started; an interpre
 GUARD = Path(__file__).resolve().parent / "agents" / "guard.py"
 STDERR_TAIL_BYTES = 4096
 READ_CHUNK = 65536
-VALUE_MAX = 40  # one generic key=value pair, so several fit in one summary
-EVENT_TEXT_MAX = 2000  # characters of agent text in one live event; the transcript keeps more
-# The one input that says what a tool is doing, in the order Claude Code tools make it likely.
-SUMMARY_KEYS = (
-    "file_path", "notebook_path", "command", "pattern", "url", "query", "description", "path", "prompt",
-)
 
 
 @dataclass
@@ -54,36 +48,6 @@ class RunResult:
     duration_s: float
     error: str | None
     figures: AgentFigures | None = None  # None when the agent never started
-
-
-def _cut(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    limit = max(limit, 1)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _brief(value) -> str:
-    if isinstance(value, dict):
-        return f"{{{len(value)} key{'' if len(value) == 1 else 's'}}}"
-    if isinstance(value, (list, tuple)):
-        return f"[{len(value)} item{'' if len(value) == 1 else 's'}]"
-    if isinstance(value, str):
-        return _cut(value, VALUE_MAX)
-    return _cut(json.dumps(value), VALUE_MAX)
-
-
-def summarize_input(tool_input: dict, *, max_len: int = 120) -> str:
-    """A one-line label for a tool call, because activity feeds show one line per tool."""
-    if not isinstance(tool_input, dict):
-        return _cut(_brief(tool_input), max_len)
-    for key in SUMMARY_KEYS:
-        value = tool_input.get(key)
-        if isinstance(value, str) and value.strip():
-            where = tool_input.get("path")
-            if key == "pattern" and isinstance(where, str) and where:
-                return _cut(f"{value} in {where}", max_len)
-            return _cut(value, max_len)
-    return _cut(", ".join(f"{key}={_brief(value)}" for key, value in tool_input.items()), max_len)
 
 
 def _signal_group(pgid: int, sig: int) -> bool:
@@ -102,114 +66,6 @@ def _exit_reason(exit_code: int) -> str:
         return f"agent died of {signal.Signals(-exit_code).name}"
     except ValueError:
         return f"agent died of signal {-exit_code}"
-
-
-class _StreamParser:
-    """Claude Code's stream-json, line by line; tolerant because agents print stray output.
-
-    Tool events of a task carry its id as an extra `task_id` key, so a page can tell which
-    task's transcript a live event belongs to.
-    """
-
-    def __init__(self, emit: Callable[[EventType, dict], None], clock: Callable[[], float], *,
-                 task_id: str | None = None, transcript: TranscriptWriter | None = None):
-        self._emit = emit
-        self._clock = clock
-        self._task_id = task_id
-        self._task_key = {"task_id": task_id} if task_id else {}
-        self._transcript = transcript
-        self._open: dict[str, tuple[str, float]] = {}
-        self._seen: set[str] = set()
-        self.tool_calls = 0
-        self.malformed_lines = 0
-        self.last_text = ""
-        self.result: dict | None = None
-        self.tally = FigureTally()
-
-    def feed(self, raw: bytes) -> None:
-        line = raw.decode("utf-8", errors="replace").strip()
-        if not line:
-            return
-        try:
-            message = json.loads(line)
-        except ValueError:
-            message = None
-        if not isinstance(message, dict) or not self._dispatch(message):
-            self.malformed_lines += 1
-
-    def _dispatch(self, message: dict) -> bool:
-        kind = message.get("type")
-        if not isinstance(kind, str):
-            return False
-        self.tally.observe(message)
-        if kind == "result":
-            self.result = message
-        if kind not in ("assistant", "user"):
-            if self._transcript is not None:
-                self._transcript.message(message)
-            return True
-        body = message.get("message")
-        if not isinstance(body, dict):
-            return False
-        content = body.get("content")
-        if isinstance(content, str):
-            return True
-        if not isinstance(content, list):
-            return False
-        for block in content:
-            if isinstance(block, dict):
-                self._block(kind, block)
-        return True
-
-    def _block(self, kind: str, block: dict) -> None:
-        block_type = block.get("type")
-        if kind == "assistant" and block_type == "text" and isinstance(block.get("text"), str):
-            self._text(block["text"])
-        elif kind == "assistant" and block_type == "tool_use":
-            self._tool_started(block)
-        elif kind == "user" and block_type == "tool_result":
-            self._tool_completed(str(block.get("tool_use_id")), success=not block.get("is_error"),
-                                 content=block.get("content"))
-
-    def _text(self, text: str) -> None:
-        self.last_text = text
-        if not text.strip():
-            return
-        if self._transcript is not None:
-            self._transcript.text(text)
-        shown, truncated = cut(text, EVENT_TEXT_MAX)
-        self._emit(EventType.AGENT_TEXT, {"text": shown, "truncated": truncated, "task_id": self._task_id})
-
-    def _tool_started(self, block: dict) -> None:
-        tool_id = str(block.get("id") or f"tool-{self.tool_calls + 1}")
-        if tool_id in self._seen:
-            return
-        self._seen.add(tool_id)
-        self.tool_calls += 1
-        name = str(block.get("name") or "unknown")
-        self._open[tool_id] = (name, self._clock())
-        tool_input = block.get("input") or {}
-        if self._transcript is not None:
-            self._transcript.tool_use(tool_id, name, tool_input)
-        self._emit(EventType.TOOL_STARTED, {
-            "tool_id": tool_id, "tool_name": name, "input_summary": summarize_input(tool_input), **self._task_key,
-        })
-
-    def _tool_completed(self, tool_id: str, *, success: bool, content=None) -> None:
-        if tool_id not in self._open:
-            return
-        name, started = self._open.pop(tool_id)
-        duration = round(max(self._clock() - started, 0.0), 3)
-        if self._transcript is not None:
-            self._transcript.tool_result(tool_id, content, is_error=not success, duration_s=duration)
-        self._emit(EventType.TOOL_COMPLETED, {
-            "tool_id": tool_id, "tool_name": name, "duration": duration, "success": success, **self._task_key,
-        })
-
-    def close_open_tools(self) -> None:
-        """A tool without a result never finished; the feed must not show it running forever."""
-        for tool_id in list(self._open):
-            self._tool_completed(tool_id, success=False, content="(no result: the agent stopped first)")
 
 
 class AgentRunner:
@@ -289,7 +145,7 @@ class AgentRunner:
             error = self._await_start(proc, ours, argv[0])
             if error is not None:
                 return self._failed_to_start(error, started)
-            parser = _StreamParser(self._emit, self.clock, task_id=task_id, transcript=transcript)
+            parser = StreamParser(self._emit, self.clock, task_id=task_id, transcript=transcript)
             stderr_tail, timed_out = self._pump(proc, parser, on_start)
         finally:
             with self._lock:
@@ -318,7 +174,7 @@ class AgentRunner:
         proc.stdout.close()
         proc.stderr.close()
         if word != "error":
-            return "agent could not be started: its guard failed" + (f": {_cut(detail, 300)}" if detail else "")
+            return "agent could not be started: its guard failed" + (f": {one_line(detail, 300)}" if detail else "")
         code = int(value) if value.isdigit() else 0
         if code == errno.ENOENT:
             return f"agent executable not found: {executable!r} (is it installed and on PATH?)"
@@ -328,7 +184,7 @@ class AgentRunner:
         if self.bus is not None:
             self.bus.emit(event_type, self.instance_id, data)
 
-    def _pump(self, proc: subprocess.Popen, parser: _StreamParser,
+    def _pump(self, proc: subprocess.Popen, parser: StreamParser,
               on_start: Callable[[dict], None] | None) -> tuple[bytes, bool]:
         """Reads both pipes in this thread and enforces timeout, kill() and cleanup in one loop.
 
@@ -409,7 +265,7 @@ class AgentRunner:
     def _elapsed(self, started: float) -> float:
         return round(max(self.clock() - started, 0.0), 3)
 
-    def _result(self, exit_code: int, parser: _StreamParser, stderr_tail: bytes, timed_out: bool,
+    def _result(self, exit_code: int, parser: StreamParser, stderr_tail: bytes, timed_out: bool,
                 started: float) -> RunResult:
         killed = self._kill_requested.is_set()
         result = parser.result or {}
@@ -423,9 +279,9 @@ class AgentRunner:
             error = _exit_reason(exit_code)
             detail = stderr_tail.decode("utf-8", errors="replace").strip() or result_text
             if detail:
-                error += ": " + _cut(detail.splitlines()[-1], 300)
+                error += ": " + one_line(detail.splitlines()[-1], 300)
         elif result.get("is_error"):
-            error = "agent reported an error: " + _cut(result_text or str(result.get("subtype") or "unknown"), 300)
+            error = "agent reported an error: " + one_line(result_text or str(result.get("subtype") or "unknown"), 300)
         return RunResult(
             exit_code=exit_code, success=error is None, timed_out=timed_out, killed=killed,
             result_text=result_text or "", tool_calls=parser.tool_calls,

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from orchestrator.events import EventBus, EventType
-from orchestrator.runner import DEFAULT_AGENT_CMD, AgentRunner, summarize_input
+from orchestrator.runner import DEFAULT_AGENT_CMD, AgentRunner
+from orchestrator.stream_json import summarize_input
 from tests.engine_support import wait_until
 
 pytestmark = pytest.mark.timeout(30)

@@ -10,7 +10,8 @@ import pytest
 from orchestrator.attempts import attempt_info, plan_attempts, read_records, settled_seq, task_attempts, transcript_items
 from orchestrator.events import EventBus
 from orchestrator.figures import AgentFigures
-from orchestrator.runner import EVENT_TEXT_MAX, AgentRunner
+from orchestrator.runner import AgentRunner
+from orchestrator.stream_json import EVENT_TEXT_MAX
 from orchestrator.transcript import FILE_MAX, RESULT_MAX, TEXT_MAX, VALUE_MAX, TranscriptWriter
 
 pytestmark = pytest.mark.timeout(20)
