@@ -9,16 +9,16 @@ a StatusMonitor on the file publishes them, so they look the same whoever wrote 
 import logging
 import os
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, TypeVar
 
 from . import processes
 from .clock import Clock, iso_now, utc_now
+from .control import handle_command, status_reply
 from .dirlock import DEFAULT_TIMEOUT_S, STALE_S
-from .errors import (InvalidOrchestratorState, InvalidRequest, InvalidTaskState, LockTimeout, OrchestratorError,
-                     PlanNotFound, StatusFileCorrupt)
+from .dry_run import dry_run
+from .errors import InvalidOrchestratorState, InvalidTaskState, OrchestratorError, PlanNotFound
 from .events import EventBus, EventType
 from .ipc import default_socket_path
 from .journal import Journal, attach_journal
@@ -30,9 +30,10 @@ from .prompt import TaskContext, build_prompt
 from .registry import Instance, Registry, new_instance_id
 from .runner import DEFAULT_AGENT_CMD, KILL_GRACE_S, AgentRunner, RunResult
 from .status import init_status, read_status, update_status
-from .figures import add_figures
-from .runs import add_run_figures, close_run, forecast, leftover_agents, note_agent, open_run, plan_tasks
-from .tasks import complete_task, fail_task, next_runnable_task, start_task
+from .status_retry import STATUS_RETRY_S, GaveUp, wait_out
+from .run_state import RunState
+from .runs import close_run, leftover_agents, note_agent, open_run, record_attempt
+from .tasks import next_runnable_task, start_task
 from .transcript import TranscriptWriter
 
 logger = logging.getLogger(__name__)
@@ -50,16 +51,6 @@ EXIT_MAX_ITERATIONS = 3
 FORCED_KILL_ERROR = "killed by forced shutdown"
 NOTES_MAX = 500
 KILL_RETRY_S = 2.0  # how long a force waits for an agent that is being spawned right now
-# A torn status.json (another writer, a person's editor), a full disk or a stuck lock holder pass;
-# the engine waits them out this long, keeping what it has to write, before it gives up the run.
-STATUS_RETRY_S = 600.0
-RETRY_FIRST_S, RETRY_MAX_S = 0.2, 5.0
-# Faults of the status file that a wait can cure; any other error is a bug or a real refusal.
-TRANSIENT_FAULTS = (StatusFileCorrupt, LockTimeout, OSError)
-
-
-class _GaveUp(Exception):
-    """The status file stayed unusable for STATUS_RETRY_S: the run ends, it does not crash."""
 
 
 @dataclass
@@ -82,13 +73,8 @@ class EngineConfig:
 class Engine:
     """One orchestrator instance. run() blocks; the request_* methods may be called from any thread.
 
-    States: running -> paused -> running ..., then stopping -> stopped, or crashed. Before
-    run() and after it the state is stopped. Pause and shutdown take effect between tasks;
-    shutdown(force=True) also kills the running agent.
-
-    Locking: the engine lock is taken before the bus lock (state events are emitted under it so
-    they come out in order), so bus subscribers must not call the request_* methods;
-    status_reply() takes no lock and is safe anywhere.
+    Its states and their locking are RunState's; shutdown(force=True) also kills the running
+    agent. status_reply() takes no lock and is safe anywhere.
     """
 
     def __init__(self, config: EngineConfig, *, bus: EventBus | None = None, clock: Clock = utc_now,
@@ -96,7 +82,7 @@ class Engine:
         self.config = config
         self.clock = clock
         self.bus = bus if bus is not None else EventBus(clock=clock)
-        self._echo = echo or logger.info
+        self.echo = echo or logger.info  # where a dry run prints
         self.layout = RepoLayout.at(config.repo_root)
         # With a worktree, the plan's files are the worktree's: its agent (and upstream's
         # status-cli.js run by it) reads and writes them there. The registry and the journal
@@ -116,15 +102,8 @@ class Engine:
         self.socket_path = config.socket_path or default_socket_path(self.instance_id)
         self.registry = Registry(self.layout.registry_path, clock=clock)
         self.iteration = 0
-        self._lock = threading.RLock()
-        self._state = "stopped"
-        self._resume = threading.Event()  # set unless paused: the loop waits on it between tasks
-        self._resume.set()
-        self._task_done = threading.Event()
-        self._shutdown_requested = False
-        self._force = False
-        self._forced = threading.Event()  # also ends a wait for the status file
-        self._current_task: dict | None = None
+        self._run_state = RunState(lambda state, reason: self.bus.emit(
+            EventType.ORCHESTRATOR_STATE, self.instance_id, {"state": state, "reason": reason or None}))
         self._presence: Presence | None = None
         self._end_reason = ""
         self._counts = {"completed": 0, "failed": 0}
@@ -138,7 +117,7 @@ class Engine:
 
     @property
     def state(self) -> str:
-        return self._state
+        return self._run_state.state
 
     @property
     def end_reason(self) -> str:
@@ -146,45 +125,17 @@ class Engine:
         return self._end_reason
 
     def request_pause(self) -> str:
-        with self._lock:
-            if self._state in ("stopping", "stopped", "crashed"):
-                raise InvalidOrchestratorState(f"Cannot pause: the orchestrator is {self._state}.", state=self._state)
-            if self._state == "paused":
-                return "Already paused."
-            self._resume.clear()
-            task = self._current_task
-            reason = f"pause requested; task {task['id']} finishes first" if task else "pause requested"
-            self._set_state("paused", reason)
-            return f"Paused; task {task['id']} will finish first." if task else "Paused."
+        return self._run_state.pause()
 
     def request_resume(self) -> str:
-        with self._lock:
-            if self._state == "running":
-                return "Already running."  # an ack, as upstream's orchestrator answers: nothing to undo
-            if self._state != "paused":
-                raise InvalidOrchestratorState(f"Cannot resume: the orchestrator is {self._state}, not paused.",
-                                               state=self._state)
-            self._set_state("running", "resumed")
-            self._resume.set()
-            return "Resumed."
+        return self._run_state.resume()
 
     def request_shutdown(self, *, force: bool = False, reason: str = "shutdown requested") -> str:
-        with self._lock:
-            if self._state in ("stopped", "crashed"):
-                raise InvalidOrchestratorState(f"Cannot shut down: the orchestrator is {self._state}.",
-                                               state=self._state)
-            if self._state == "stopping" and (self._force or not force):
-                return "Already stopping."
-            self._shutdown_requested = True
-            self._force = self._force or force
-            if force:
-                self._forced.set()
-            self._set_state("stopping", f"{reason} (forced)" if force else reason)
-            self._resume.set()
-            task = self._current_task
-            presence = self._presence
-        if presence is not None:
-            presence.set_status("stopping")
+        changed, task = self._run_state.shutdown(force=force, reason=reason)
+        if not changed:
+            return "Already stopping."
+        if self._presence is not None:
+            self._presence.set_status("stopping")
         if not force:
             return f"Stopping after task {task['id']}." if task else "Stopping."
         if task:
@@ -193,58 +144,22 @@ class Engine:
             return f"Stopping now; killing the agent on task {task['id']}."
         return "Stopping now."
 
-    def status_reply(self) -> dict:
-        """The IPC `status` payload: the ecosystem's keys plus state, max_iterations and current_task.
+    @property
+    def current_task(self) -> dict | None:
+        """The task the agent works on ({"id", "description", "phase", "started_at"}), or None."""
+        return self._run_state.current_task
 
-        Lock-free (each field is one atomic read), so that a status probe or a display redraw
-        never waits on a thread that holds the engine lock while it emits.
-        """
-        try:
-            snapshot = read_status(self.status_path)
-        except OrchestratorError:
-            snapshot = None
-        counts = snapshot.counts if snapshot else {}
-        state, task = self._state, self._current_task
-        return {
-            "instance_id": self.instance_id,
-            "plan_path": self.plan_path,
-            "plan_name": self.plan_name,
-            "progress": snapshot.progress_percent if snapshot else 0.0,
-            "completed": counts.get("completed", 0),
-            "total": counts.get("total", 0),
-            "pending": counts.get("pending", 0),
-            "failed": counts.get("failed", 0),
-            "skipped": counts.get("skipped", 0),
-            "in_progress": counts.get("in_progress", 0),
-            "current_phase": snapshot.data.get("currentPhase") if snapshot else None,
-            "iteration": self.iteration,
-            "max_iterations": self.config.max_iterations,
-            "paused": state == "paused",
-            "shutdown_requested": self._shutdown_requested,
-            "state": state,
-            "current_task": dict(task) if task else None,
-            "pid": os.getpid(),
-        }
+    @property
+    def shutdown_requested(self) -> bool:
+        return self._run_state.shutdown_requested
+
+    def status_reply(self) -> dict:
+        """The IPC `status` payload (control.status_reply); lock-free, safe from any thread."""
+        return status_reply(self)
 
     def handle_command(self, command: str, payload: dict) -> dict:
-        """The IPC handler: a refused command answers with the error's stable code (the API maps it to 409)."""
-        try:
-            if command == "status":
-                return self.status_reply()
-            if command == "pause":
-                message = self.request_pause()
-            elif command == "resume":
-                message = self.request_resume()
-            elif command == "shutdown":
-                force = payload.get("force", False)
-                if not isinstance(force, bool):
-                    raise InvalidRequest("`force` must be true or false.")
-                message = self.request_shutdown(force=force, reason="shutdown requested over IPC")
-            else:
-                raise InvalidRequest(f"Unknown command {command!r}.")
-        except OrchestratorError as exc:
-            return {"error": exc.message, "code": exc.code, "state": self.state}
-        return {"ack": True, "message": message, "state": self.state}
+        """The IPC handler (control.handle_command)."""
+        return handle_command(self, command, payload)
 
     # -- the run -------------------------------------------------------------------------
 
@@ -252,7 +167,8 @@ class Engine:
         """Run the plan until it is done, blocked, out of iterations or told to stop; returns an EXIT_* code."""
         plan = self._read_plan()
         if self.config.dry_run:
-            return self._dry_run(plan)
+            dry_run(self, plan)
+            return EXIT_OK
         claim_plan(self.registry, self.plan_path)
         journal = Journal(self.layout.journal_file(self.instance_id))
         subscription = attach_journal(self.bus, journal, self.instance_id)
@@ -280,7 +196,7 @@ class Engine:
                     self._begin_run()
                     code = self._loop()
                     self._finish_run()
-                except _GaveUp as exc:
+                except GaveUp as exc:
                     self._end_reason = str(exc)
                     code = EXIT_CRASHED
             finally:
@@ -295,15 +211,15 @@ class Engine:
             monitor.check()  # publish the last writes before the watch goes away
             monitor.stop()
             self._presence.stop(status=final)
-            with self._lock:
-                self._set_state(final, self._end_reason)
+            with self._run_state.lock:
+                self._run_state.set(final, self._end_reason)
 
     def _loop(self) -> int:
         while True:
-            self._resume.wait()
-            with self._lock:
-                if self._shutdown_requested:
-                    self._end_reason = "forced shutdown" if self._force else "shutdown requested"
+            self._run_state.resumed.wait()
+            with self._run_state.lock:
+                if self._run_state.shutdown_requested:
+                    self._end_reason = "forced shutdown" if self._run_state.force else "shutdown requested"
                     return EXIT_OK
             if self.iteration >= self.config.max_iterations:
                 self._end_reason = f"max iterations ({self.config.max_iterations}) reached"
@@ -326,13 +242,13 @@ class Engine:
     def _run_task(self, task: dict) -> None:
         task_id = task["id"]
         now = iso_now(self.clock)
-        with self._lock:
+        with self._run_state.lock:
             # A pause or shutdown that arrived while we read the status file wins over this task.
-            if self._state != "running":
+            if self._run_state.state != "running":
                 return
-            self._current_task = {"id": task_id, "description": task.get("description", ""),
+            self._run_state.current_task = {"id": task_id, "description": task.get("description", ""),
                                   "phase": task.get("phase"), "started_at": now}
-            self._task_done.clear()
+            self._run_state.task_done.clear()
         try:
             try:
                 started, _ = self._wait_out(
@@ -343,19 +259,19 @@ class Engine:
                 logger.warning("Task %s could not be started: %s", task_id, exc)
                 return
             self.iteration += 1
-            with self._lock:
-                forced = self._force
+            with self._run_state.lock:
+                forced = self._run_state.force
             result = transcript = None
             if not forced:
-                prompt = self._prompt(started)
+                prompt = self.prompt(started)
                 transcript = self._open_transcript(task_id, prompt)
                 result = self._runner.run(prompt, task_id=task_id, transcript=transcript,
                                           on_start=lambda agent: self._note_agent(task_id, agent))
             self._record(task_id, result, transcript)
         finally:
-            with self._lock:
-                self._current_task = None
-                self._task_done.set()
+            with self._run_state.lock:
+                self._run_state.current_task = None
+                self._run_state.task_done.set()
 
     def _open_transcript(self, task_id: str, prompt: str) -> TranscriptWriter | None:
         """A transcript that cannot be created (full disk, an odd task id) never stops the task."""
@@ -369,24 +285,18 @@ class Engine:
 
     def _record(self, task_id: str, result: RunResult | None, transcript: TranscriptWriter | None = None) -> None:
         now = iso_now(self.clock)
-        findings = self.findings_dir / f"{task_id}.md"
-        error = None
+        notes = findings_path = error = None
         if result is not None and result.success:
             notes = result.result_text.strip()[:NOTES_MAX] or None
+            findings = self.findings_dir / f"{task_id}.md"
             findings_path = self.layout.relative(findings) if findings.exists() else None
-
-            def outcome(data):
-                return complete_task(data, task_id, now=now, notes=notes, findings_path=findings_path)
             kept = f"task {task_id} completed"
             self._counts["completed"] += 1
         else:
-            with self._lock:
-                forced = self._force
+            with self._run_state.lock:
+                forced = self._run_state.force
             error = FORCED_KILL_ERROR if result is None or (result.killed and forced) else (
                 result.error or "agent failed")
-
-            def outcome(data):
-                return fail_task(data, task_id, now=now, error=error)
             kept = f"task {task_id} failed ({error})"
             self._counts["failed"] += 1
             logger.warning("Task %s failed: %s", task_id, error)
@@ -395,17 +305,11 @@ class Engine:
             # Before status.json: a page that sees the task finish finds the whole transcript.
             transcript.finish(outcome="failed" if error else "completed", error=error, figures=figures,
                               malformed_lines=result.malformed_lines, duration_s=result.duration_s)
-
-        def record(data):
-            task = outcome(data)
-            if figures is not None:
-                add_figures(task, figures)
-                add_run_figures(data, run_id=self.instance_id, figures=figures)
-            note_agent(data, run_id=self.instance_id, agent=None)
-            return task
         try:
-            self._wait_out(lambda: update_status(self.status_path, record, clock=self.clock),
-                           what=f"{kept}; the outcome is kept until it is written")
+            self._wait_out(lambda: update_status(self.status_path, lambda data: record_attempt(
+                data, task_id, run_id=self.instance_id, now=now, error=error, notes=notes,
+                findings_path=findings_path, figures=figures), clock=self.clock),
+                what=f"{kept}; the outcome is kept until it is written")
         except InvalidTaskState as exc:
             # Someone rewrote the task while the agent ran (by hand: the API refuses this).
             logger.warning("Outcome of task %s not recorded: %s", task_id, exc)
@@ -420,42 +324,19 @@ class Engine:
             logger.warning("The agent of task %s is not in the run record: %s", task_id, exc)
 
     def _wait_out(self, action: Callable[[], T], *, what: str) -> T:
-        """`action` (a read or write of status.json), retried with backoff while it fails for a fault
-        that passes, for at most config.status_retry_s; `what` tells the event stream what waits.
-
-        Both the wait and the recovery are orchestrator_state events (the state itself is
-        unchanged), so a person watching knows why nothing moves and what to fix.
-        """
-        deadline = time.monotonic() + self.config.status_retry_s
-        delay, failures = RETRY_FIRST_S, 0
-        while True:
-            try:
-                result = action()
-            except TRANSIENT_FAULTS as exc:
-                failures += 1
-                fault = exc.message if isinstance(exc, OrchestratorError) else str(exc)
-                if failures == 1:
-                    logger.warning("Waiting for %s: %s", self.status_path, fault)
-                    self._announce(f"waiting for {self.status_path.name} ({fault}); {what}")
-                if self._forced.is_set() or time.monotonic() + delay > deadline:
-                    raise _GaveUp(f"{self.status_path.name} stayed unusable ({fault}); given up after "
-                                  f"{failures} attempt(s): {what}") from exc
-                self._forced.wait(delay)
-                delay = min(delay * 2, RETRY_MAX_S)
-                continue
-            if failures:
-                self._announce(f"{self.status_path.name} usable again after {failures} failed attempt(s)")
-            return result
+        """`action` on status.json, a fault that passes waited out (status_retry); a forced shutdown ends the wait."""
+        return wait_out(action, path=self.status_path, what=what, retry_s=self.config.status_retry_s,
+                        cancel=self._run_state.forced, announce=self._announce)
 
     def _announce(self, reason: str) -> None:
-        with self._lock:
-            self._set_state(self._state, reason)
+        with self._run_state.lock:
+            self._run_state.set(self._run_state.state, reason)
 
     def _kill_agent(self) -> None:
         """kill() only reaches a spawned agent; a task whose agent is being spawned right now is
         re-tried until the agent is up or the task is over."""
         for _ in range(int(KILL_RETRY_S / 0.01)):
-            if self._runner.kill() or self._task_done.wait(0.01):
+            if self._runner.kill() or self._run_state.task_done.wait(0.01):
                 return
 
     # -- start and end -------------------------------------------------------------------
@@ -492,8 +373,8 @@ class Engine:
             logger.warning("Task %s was left in_progress by an earlier run; it is pending again.", task_id)
         if recovered:
             reason.append(f"requeued {', '.join(recovered)} left in_progress")
-        with self._lock:
-            self._set_state("running", "; ".join(reason))
+        with self._run_state.lock:
+            self._run_state.set("running", "; ".join(reason))
 
     def _finish_run(self) -> None:
         now = iso_now(self.clock)
@@ -504,16 +385,11 @@ class Engine:
     def _on_signal(self, name: str) -> None:
         """The first SIGTERM/SIGINT stops after the current task; a second one kills the agent too."""
         try:
-            self.request_shutdown(force=self._shutdown_requested, reason=f"{name} received")
+            self.request_shutdown(force=self._run_state.shutdown_requested, reason=f"{name} received")
         except InvalidOrchestratorState:
             pass  # already stopped: nothing left to do
 
     # -- helpers -------------------------------------------------------------------------
-
-    def _set_state(self, state: str, reason: str | None) -> None:
-        """Callers hold the engine lock, so state changes and their events keep one order."""
-        self._state = state
-        self.bus.emit(EventType.ORCHESTRATOR_STATE, self.instance_id, {"state": state, "reason": reason or None})
 
     def _for_agent(self, path: Path) -> str:
         """Paths in the prompt are relative when the agent works in the repository itself."""
@@ -521,7 +397,8 @@ class Engine:
             return self.layout.relative(path)
         return str(path)
 
-    def _prompt(self, task: dict) -> str:
+    def prompt(self, task: dict) -> str:
+        """What the agent is told for `task` (a status.json entry)."""
         retries = int(task.get("retryCount") or 0)
         return build_prompt(TaskContext(
             plan_path=self._for_agent(self.plan_file), task_id=task["id"],
@@ -530,22 +407,3 @@ class Engine:
             status_path=self._for_agent(self.status_path),
             previous_error=task.get("lastError") if retries else None, attempt=retries + 1,
         ))
-
-    def _dry_run(self, plan: ParsedPlan) -> int:
-        """Print the tasks a run would take, in order, assuming each succeeds; nothing is written."""
-        snapshot = read_status(self.status_path)
-        data = {"tasks": [dict(task) for task in snapshot.tasks]} if snapshot else plan_tasks(plan)
-        source = self.layout.relative(self.status_path) if snapshot else "the plan (no status file yet)"
-        self._echo(f"Dry run of {self.plan_path}: task states from {source}; nothing will be written.")
-        self._echo(f"Agent: {' '.join(self.config.agent_cmd)}  (in {self.workdir})")
-        planned = forecast(data, max_retries=self.config.max_retries, limit=self.config.max_iterations,
-                           now=iso_now(self.clock))
-        if not planned:
-            self._echo("Nothing to run: every task is completed, skipped, or failed with no retries left.")
-            return EXIT_OK
-        for number, task in enumerate(planned, start=1):
-            self._echo(f"  {number:>3}. {task['id']:<8} {task.get('description', '')}  [{task.get('phase') or '-'}]")
-        self._echo("First prompt:")
-        for line in self._prompt(planned[0]).splitlines():
-            self._echo(f"    {line}")
-        return EXIT_OK

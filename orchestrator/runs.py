@@ -62,6 +62,21 @@ def add_run_figures(data: dict, *, run_id: str, figures: AgentFigures) -> None:
             add_figures(run, figures, identity=False)  # a run has many sessions
 
 
+def record_attempt(data: dict, task_id: str, *, run_id: str, now: str, error: str | None, notes: str | None,
+                   findings_path: str | None, figures: AgentFigures | None) -> dict:
+    """An attempt's outcome: the task completed (or failed with `error`), its figures added to the task
+    and to the run, the run's agent cleared. Returns the task."""
+    if error is None:
+        task = complete_task(data, task_id, now=now, notes=notes, findings_path=findings_path)
+    else:
+        task = fail_task(data, task_id, now=now, error=error)
+    if figures is not None:
+        add_figures(task, figures)
+        add_run_figures(data, run_id=run_id, figures=figures)
+    note_agent(data, run_id=run_id, agent=None)
+    return task
+
+
 def plan_tasks(plan: ParsedPlan) -> dict:
     """The task list a fresh status file would start with, for forecasting without writing one."""
     return {"tasks": plan.initial_tasks()}
