@@ -38,7 +38,6 @@ LIVE_TTL_S = 0.5
 CURRENT, EXPIRED, OUTDATED = "current", "expired", "outdated"
 
 
-
 class LiveEpoch:
     """Moves on when this process changed live state (a command to an orchestrator): live payloads
     taken before are outdated at once rather than answered for the rest of their time."""
@@ -84,7 +83,7 @@ def render(data: Any, last_modified: float | None, *, feed=None, generation: int
 
 
 class PayloadCache:
-    """Bounded LRU of payloads per (repository root, endpoint key), validated by the root's ChangeFeed.
+    """Payloads per (repository root, read key: api/views/reads.read_key), validated by the root's ChangeFeed.
 
     Every hit is checked against the feed, so nothing is ever served stale and nobody has
     to clear the cache; without a working feed every call computes afresh.

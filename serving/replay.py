@@ -4,13 +4,14 @@ Django's request path (handler, signals, ten middleware, DRF's negotiation,
 authentication and permissions) costs several times more than serving a cached payload,
 and under ASGI it adds a thread per request: on daphne it cannot serve even a hello-world
 as fast as a replay. So the WSGI and ASGI entry points wrap the Django app: a GET without
-If-Match whose exact response Django already produced (same path, query, host, Accept
-and Origin, the same kind of client: anonymous, token or session, and the same kind of
-connection: loopback or not) is answered from memory for as long as the view's payload
-is current: files unchanged, as told by the same ChangeFeed the view used, and for live
-reads not older than their short time to live. A token or session key is only replayed
+If-Match whose exact response Django already produced (same scheme, path, query, host,
+Accept and Origin, the same kind of client: anonymous, token or session, and the same kind
+of connection: loopback or not: `replay_key`) is answered from memory for as long as the
+view's payload is current: files unchanged, as told by the same ChangeFeed the view used,
+and for live reads not older than their short time to live. A token or session key is only replayed
 to while Django accepted it moments ago (api/credentials.py). Everything else goes to
 Django untouched, and only responses a read view marked as replayable are ever stored.
+No middleware runs for a replayed request: serving/checks.py says which are safe with that.
 
 Under ASGI, requests that find their entry outdated wait for the one of them that went
 to Django instead of all going; an entry that only expired is answered to the others
