@@ -44,8 +44,9 @@ class TaskInfo:
 
 
 @dataclass(frozen=True)
-class PhaseSummary:
-    phase: str
+class TaskCounts:
+    """How many tasks of a plan (or of one phase) are in each status, under the names the reads give them."""
+
     total_tasks: int
     completed_tasks: int
     pending_tasks: int
@@ -53,6 +54,18 @@ class PhaseSummary:
     failed_tasks: int
     skipped_tasks: int
     progress_percent: float
+
+
+def task_counts(counts: dict, progress_percent: float) -> dict:
+    """TaskCounts' fields from StatusSnapshot.counts, for the summaries built on it."""
+    return dict(total_tasks=counts["total"], completed_tasks=counts["completed"], pending_tasks=counts["pending"],
+                in_progress_tasks=counts["in_progress"], failed_tasks=counts["failed"],
+                skipped_tasks=counts["skipped"], progress_percent=progress_percent)
+
+
+@dataclass(frozen=True)
+class PhaseSummary(TaskCounts):
+    phase: str
 
 
 def parse_plan_file(path: Path) -> ParsedPlan | None:
@@ -123,16 +136,8 @@ def task_info(raw: dict, planned: dict) -> TaskInfo:
 
 
 def phase_summary(raw: dict) -> PhaseSummary:
-    return PhaseSummary(
-        phase=raw["phase"],
-        total_tasks=raw["total"],
-        completed_tasks=raw["completed"],
-        pending_tasks=raw["pending"],
-        in_progress_tasks=raw["in_progress"],
-        failed_tasks=raw["failed"],
-        skipped_tasks=raw["skipped"],
-        progress_percent=raw["progress_percent"],
-    )
+    """One entry of StatusSnapshot.phases."""
+    return PhaseSummary(phase=raw["phase"], **task_counts(raw, raw["progress_percent"]))
 
 
 def plan_state(counts: dict) -> str:

@@ -10,7 +10,9 @@ from orchestrator.ipc import default_socket_path, send_command
 from orchestrator.layout import PlanFiles, RepoLayout, check_instance_id
 from orchestrator.probes import StatusProber
 from orchestrator.registry import ACTIVE_STATUSES, Instance, Registry, instance_state, is_alive, is_stale
-from orchestrator.summary import PhaseSummary, TaskInfo, parse_plan_file, plan_digest, status_snapshot
+from orchestrator.status import TASK_STATUSES
+from orchestrator.summary import (PhaseSummary, TaskCounts, TaskInfo, parse_plan_file, plan_digest, status_snapshot,
+                                  task_counts)
 
 
 @dataclass(frozen=True)
@@ -30,19 +32,12 @@ class OrchestratorInfo:
 
 
 @dataclass(frozen=True)
-class OrchestratorStatus:
+class OrchestratorStatus(TaskCounts):
     instance_id: str
     plan_path: str
     plan_name: str
     status: str
     reachable: bool
-    progress_percent: float
-    total_tasks: int
-    completed_tasks: int
-    pending_tasks: int
-    in_progress_tasks: int
-    failed_tasks: int
-    skipped_tasks: int
     current_phase: str | None
     current_task: str | None
     iteration: int | None
@@ -146,8 +141,8 @@ def orchestrator_status_get(
     reply = _probe(instance, ipc_timeout) if alive and instance.status in ACTIVE_STATUSES else None
     files = _registry_plan(layout, instance)
     digest = plan_digest(files, parse_plan_file(files.plan_path), status_snapshot(files.status_path)) if files else None
-    counts = digest.counts if digest else dict.fromkeys(
-        ("total", "completed", "pending", "in_progress", "failed", "skipped"), 0)
+    counts = task_counts(digest.counts, digest.progress_percent) if digest else task_counts(
+        dict.fromkeys(("total", *TASK_STATUSES), 0), 0.0)
     current_task = (reply or {}).get("current_task")
     now = clock()
     return OrchestratorStatus(
@@ -156,13 +151,7 @@ def orchestrator_status_get(
         plan_name=Path(instance.plan_path).stem,
         status=instance_state(instance, alive=alive, reply=reply),
         reachable=reply is not None,
-        progress_percent=digest.progress_percent if digest else 0.0,
-        total_tasks=counts["total"],
-        completed_tasks=counts["completed"],
-        pending_tasks=counts["pending"],
-        in_progress_tasks=counts["in_progress"],
-        failed_tasks=counts["failed"],
-        skipped_tasks=counts["skipped"],
+        **counts,
         current_phase=digest.recorded_phase if digest else None,
         current_task=str(current_task["id"]) if isinstance(current_task, dict) and "id" in current_task else None,
         iteration=_as_int((reply or {}).get("iteration")),

@@ -9,8 +9,8 @@ from datetime import datetime
 from orchestrator.errors import PlanNotFound, StatusFileCorrupt
 from orchestrator.layout import PlanFiles, RepoLayout, check_plan_name
 from orchestrator.plans import ParsedPlan, read_plan
-from orchestrator.summary import (PLAN_STATES, PhaseSummary, TaskInfo, parse_plan_file, plan_digest,
-                                  status_snapshot)
+from orchestrator.summary import (PLAN_STATES, PhaseSummary, TaskCounts, TaskInfo, parse_plan_file, plan_digest,
+                                  status_snapshot, task_counts)
 
 # The admin's plan index's states (api.models.PlanState), plus `unknown` for a plan whose status
 # file cannot be read.
@@ -18,7 +18,7 @@ PLAN_STATUSES = (*PLAN_STATES, "unknown")
 
 
 @dataclass(frozen=True)
-class PlanSummary:
+class PlanSummary(TaskCounts):
     name: str
     title: str
     archived: bool
@@ -26,13 +26,6 @@ class PlanSummary:
     has_status: bool
     status: str
     status_error: str | None
-    total_tasks: int
-    completed_tasks: int
-    pending_tasks: int
-    in_progress_tasks: int
-    failed_tasks: int
-    skipped_tasks: int
-    progress_percent: float
     current_phase: str | None
     created_at: datetime | None
     last_updated: datetime | None
@@ -82,7 +75,6 @@ def _read(layout: RepoLayout, files: PlanFiles, parsed: ParsedPlan, *, strict: b
                 raise
             status_error = exc.message
     digest = plan_digest(files, parsed, snapshot)
-    counts = digest.counts
     fields = dict(
         name=files.name,
         title=digest.title,
@@ -91,13 +83,7 @@ def _read(layout: RepoLayout, files: PlanFiles, parsed: ParsedPlan, *, strict: b
         has_status=snapshot is not None or status_error is not None,
         status="unknown" if status_error else digest.state,
         status_error=status_error,
-        total_tasks=counts["total"],
-        completed_tasks=counts["completed"],
-        pending_tasks=counts["pending"],
-        in_progress_tasks=counts["in_progress"],
-        failed_tasks=counts["failed"],
-        skipped_tasks=counts["skipped"],
-        progress_percent=digest.progress_percent,
+        **task_counts(digest.counts, digest.progress_percent),
         current_phase=digest.current_phase,
         created_at=digest.created_at,
         last_updated=digest.last_updated,
