@@ -26,6 +26,8 @@ class EventType(str, Enum):
 
 
 ORCHESTRATOR_STATES = ("running", "paused", "stopping", "stopped", "crashed")
+# The states no process works in any more: the run is over, however it ended.
+FINISHED_STATES = ("stopped", "crashed")
 
 _STR = (str,)
 _OPT_STR = (str, type(None))

@@ -9,6 +9,7 @@ import threading
 from typing import Callable
 
 from .errors import InvalidOrchestratorState
+from .events import FINISHED_STATES
 
 
 class RunState:
@@ -39,7 +40,7 @@ class RunState:
 
     def pause(self) -> str:
         with self.lock:
-            if self.state in ("stopping", "stopped", "crashed"):
+            if self.state == "stopping" or self.state in FINISHED_STATES:
                 raise InvalidOrchestratorState(f"Cannot pause: the orchestrator is {self.state}.", state=self.state)
             if self.state == "paused":
                 return "Already paused."
@@ -62,7 +63,7 @@ class RunState:
     def shutdown(self, *, force: bool, reason: str) -> tuple[bool, dict | None]:
         """(whether this request changed anything, the task running now)."""
         with self.lock:
-            if self.state in ("stopped", "crashed"):
+            if self.state in FINISHED_STATES:
                 raise InvalidOrchestratorState(f"Cannot shut down: the orchestrator is {self.state}.",
                                                state=self.state)
             if self.state == "stopping" and (self.force or not force):

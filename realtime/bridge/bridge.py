@@ -38,7 +38,7 @@ from watchfiles import watch
 
 from orchestrator.clock import Clock, iso, utc_now
 from orchestrator.errors import InvalidName, LockTimeout, OrchestratorError
-from orchestrator.events import Event, validate_event_data
+from orchestrator.events import FINISHED_STATES, Event, validate_event_data
 from orchestrator.fileio import locked
 from orchestrator.journal import Journal, JournalReader
 from orchestrator.layout import RepoLayout
@@ -48,7 +48,7 @@ from ..journals import BRIDGED_DIR, journal_path
 from .adoption import Adoption, writer_lock
 from .publish import Outage, send_event
 from .signals import bridge_started, event_bridged
-from .states import TERMINAL, Seen, observe, transition
+from .states import Seen, observe, transition
 from .status_watch import StatusWatch
 
 logger = logging.getLogger(__name__)
@@ -234,7 +234,7 @@ class EventBridge:
                     last_id = journal.last_id()
                     tail, _ = journal.read_since(max(last_id - 1, 0))
                     last = tail[-1] if tail else None
-                    if last is not None and last.type == "orchestrator_state" and last.data.get("state") in TERMINAL:
+                    if last is not None and last.type == "orchestrator_state" and last.data.get("state") in FINISHED_STATES:
                         return None
                     event = Event(last_id + 1, "orchestrator_state", iso(self.clock()), instance_id, data)
                     journal.append(event)
@@ -345,4 +345,4 @@ def _notify(signal, **kwargs) -> None:
 
 def followable(seen: Seen) -> bool:
     """Only a live process that has not finished can still produce events worth following."""
-    return seen.alive and seen.state not in TERMINAL
+    return seen.alive and seen.state not in FINISHED_STATES

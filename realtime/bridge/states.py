@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from orchestrator.events import FINISHED_STATES
 from orchestrator.registry import Instance, is_alive, is_crashed, is_stale
-
-TERMINAL = ("stopped", "crashed")
 
 
 @dataclass(frozen=True)
@@ -30,7 +29,7 @@ def observe(instance: Instance, now: datetime) -> Seen:
 def transition(old: Seen | None, new: Seen | None) -> dict | None:
     """The orchestrator_state data for a change between two observations, or None."""
     if new is None:
-        if old is None or old.state in TERMINAL:
+        if old is None or old.state in FINISHED_STATES:
             return None
         return {"state": "stopped", "reason": "removed from the registry"}
     if old is None:
@@ -38,7 +37,7 @@ def transition(old: Seen | None, new: Seen | None) -> dict | None:
     if new.state != old.state:
         reason = "process is gone" if new.state == "crashed" and old.alive else f"registry says {new.status}"
         return {"state": new.state, "reason": reason, "stale": new.stale}
-    if new.stale != old.stale and new.state not in TERMINAL:
+    if new.stale != old.stale and new.state not in FINISHED_STATES:
         reason = "no heartbeat for over 60 s" if new.stale else "heartbeat resumed"
         return {"state": new.state, "reason": reason, "stale": new.stale}
     return None
