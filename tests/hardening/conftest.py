@@ -2,6 +2,7 @@
 permission and its token client, and the error-shape check every hostile request must pass."""
 
 import shutil
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -14,6 +15,24 @@ from rest_framework.test import APIClient
 from api.management.commands.create_local_user import GRANTED
 
 INSTANCE = "orch-1700000000000"
+
+
+@pytest.fixture
+def helper_processes():
+    """start(argv, ready, **popen): a helper process that prints `ready` once it holds what the test
+    needs (a lock, a socket); every one started is killed at teardown."""
+    processes = []
+
+    def start(argv: list[str], ready: str, **popen) -> subprocess.Popen:
+        process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, **popen)
+        processes.append(process)
+        assert process.stdout.readline().strip() == ready
+        return process
+
+    yield start
+    for process in processes:
+        process.kill()
+        process.wait(5)
 
 
 @pytest.fixture

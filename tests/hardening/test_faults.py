@@ -283,21 +283,9 @@ LOCK_HOLDER = textwrap.dedent("""
 
 
 @pytest.fixture
-def stuck_lock_holder():
+def stuck_lock_holder(helper_processes):
     """start(lock_path): a separate process that takes the flock and then hangs, like a wedged writer."""
-    processes = []
-
-    def start(lock_path) -> subprocess.Popen:
-        process = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, str(lock_path)], stdout=subprocess.PIPE,
-                                   text=True)
-        processes.append(process)
-        assert process.stdout.readline().strip() == "locked"
-        return process
-
-    yield start
-    for process in processes:
-        process.kill()
-        process.wait(5)
+    return lambda lock_path: helper_processes([sys.executable, "-c", LOCK_HOLDER, str(lock_path)], "locked")
 
 
 def test_registry_writers_time_out_with_a_clear_error_while_readers_answer(populated, api, stuck_lock_holder):

@@ -144,26 +144,15 @@ SYSTEM_PYTHON = "/usr/bin/python3"  # readable by `nobody`, unlike a venv under 
 
 
 @pytest.fixture
-def foreign_listener():
+def foreign_listener(helper_processes):
     """start(path) runs a socket server as another user (nobody) that prints how many bytes it got."""
     if os.geteuid() != 0:
         pytest.skip("needs root to run a listener as another user; "
                     "test_socket_of_another_uid_is_refused_before_sending covers the check itself")
     if not os.access(SYSTEM_PYTHON, os.X_OK):
         pytest.skip(f"{SYSTEM_PYTHON} is missing: no interpreter the `nobody` user can run")
-    processes = []
-
-    def start(path: str) -> subprocess.Popen:
-        process = subprocess.Popen([SYSTEM_PYTHON, "-c", FOREIGN_LISTENER, path.replace("\0", "@", 1)], user=NOBODY,
-                                   stdout=subprocess.PIPE, text=True)
-        processes.append(process)
-        assert process.stdout.readline().strip() == "ready"
-        return process
-
-    yield start
-    for process in processes:
-        process.kill()
-        process.wait(5)
+    return lambda path: helper_processes([SYSTEM_PYTHON, "-c", FOREIGN_LISTENER, path.replace("\0", "@", 1)],
+                                         "ready", user=NOBODY)
 
 
 def _received(process: subprocess.Popen) -> int:

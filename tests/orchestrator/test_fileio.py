@@ -3,7 +3,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 
 from orchestrator.errors import LockTimeout
 from orchestrator.fileio import STALE_TEMP_S, atomic_write, locked, remove_stale_temps
+from tests.locks import held_by_another_thread
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,26 +44,13 @@ def test_atomic_write_failure_keeps_the_old_file_and_removes_the_temp_file(tmp_p
 
 def test_lock_times_out_while_another_holder_keeps_it(tmp_path):
     lock = tmp_path / "f.lock"
-    held, release = threading.Event(), threading.Event()
-
-    def holder():
-        with locked(lock, timeout=1):
-            held.set()
-            release.wait(5)
-
-    thread = threading.Thread(target=holder)
-    thread.start()
-    try:
-        assert held.wait(5)
+    with held_by_another_thread(lock):
         started = time.monotonic()
         with pytest.raises(LockTimeout) as failure:
             with locked(lock, timeout=0.2):
                 pass
-        assert 0.15 < time.monotonic() - started < 2
+        assert time.monotonic() - started >= 0.15  # it did wait for the holder
         assert failure.value.code == "lock_timeout"
-    finally:
-        release.set()
-        thread.join(5)
     with locked(lock, timeout=1):
         pass
 

@@ -2,16 +2,15 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
-from orchestrator import fileio
 from orchestrator.errors import (InstanceNotFound, InvalidOrchestratorState, InvalidRequest, LockTimeout,
                                  RegistryUnavailable)
 from orchestrator.registry import STALE_AFTER_S, Instance, Registry, is_alive, is_stale, new_instance_id
+from tests.locks import held_by_another_thread
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
@@ -197,23 +196,10 @@ def test_cleanup_dead_marks_vanished_processes_crashed_and_stamps_last_cleanup(r
 def test_writer_times_out_while_another_holds_the_lock(repo):
     registry = Registry(repo.layout.registry_path, lock_timeout=0.2)
     repo.registry([repo.instance(id="orch-1")])
-    held, release = threading.Event(), threading.Event()
-
-    def holder():
-        with fileio.locked(registry.lock_path, timeout=1):
-            held.set()
-            release.wait(5)
-
-    thread = threading.Thread(target=holder)
-    thread.start()
-    try:
-        assert held.wait(5)
+    with held_by_another_thread(registry.lock_path):
         with pytest.raises(LockTimeout):
             registry.heartbeat("orch-1")
         assert [i.id for i in registry.list()] == ["orch-1"]  # reads never wait for the lock
-    finally:
-        release.set()
-        thread.join(5)
 
 
 WORKER = """
