@@ -102,3 +102,34 @@ def assert_error_shape(response, *statuses: int) -> dict:
     assert isinstance(error["message"], str) and error["message"]
     assert isinstance(error["details"], dict)
     return error
+
+
+SKIP = "/api/plans/alpha/tasks/1.2/skip"
+
+
+def status_path(repo):
+    return repo.layout.status_file("alpha", archived=False)
+
+
+def assert_answers_json(response, *allowed_errors: int) -> None:
+    """2xx, or one of the documented error statuses with the error shape; never a 500 or HTML."""
+    if response.status_code < 300:
+        assert response["Content-Type"].startswith("application/json")
+    else:
+        assert_error_shape(response, *allowed_errors)
+
+
+@pytest.fixture
+def tiny_disk(tmp_path, settings):
+    """A 256 KiB tmpfs mounted for the test: a filesystem that really runs out of space."""
+    mount_point = tmp_path / "disk"
+    mount_point.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k,mode=0755", "tmpfs", str(mount_point)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.strip() or 'not root'}); "
+                    "test_disk_full_while_writing_status_keeps_the_old_file_and_answers_503_json simulates ENOSPC")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
