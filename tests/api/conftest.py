@@ -1,5 +1,6 @@
 """Fixtures of the control API tests: users by permission, token clients, scripted orchestrators on real sockets."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -126,3 +127,22 @@ def dead_pid() -> int:
     process = subprocess.Popen(["true"])
     process.wait()
     return process.pid
+
+
+# Helpers of the command tests.
+
+def url(instance_id: str, command: str) -> str:
+    return f"/api/orchestrators/{instance_id}/{command}"
+
+
+def plan_url(name: str, task_id: str, command: str) -> str:
+    return f"/api/plans/{name}/tasks/{task_id}/{command}"
+
+
+def error_code(response) -> str:
+    return response.json()["error"]["code"]
+
+
+def stored_task(repo, task_id: str, plan: str = "alpha") -> dict:
+    data = json.loads(repo.layout.status_file(plan, archived=False).read_text())
+    return next(task for task in data["tasks"] if task["id"] == task_id)
