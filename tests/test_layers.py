@@ -56,3 +56,13 @@ def test_the_checker_sees_an_upward_import(tmp_path):
     module = tmp_path / "probe.py"
     module.write_text("def later():\n    from serving.replay import ReplayASGI\n")
     assert [name for _, name in _imports(module)] == ["serving.replay"]
+
+
+def test_realtime_reaches_into_api_only_through_its_read_model_and_signals():
+    """The snapshot a stream sends first is the REST read exactly (its selectors and serializers), and a
+    request tells the streams what it changed by a signal; nothing else of api's is realtime's business."""
+    public = ("api.selectors.", "api.serializers.", "api.signals")
+    reached = [f"{path.relative_to(ROOT)}:{line} imports {name}"
+               for path in _modules("realtime") for line, name in _imports(path)
+               if name.split(".")[0] == "api" and not name.startswith(public)]
+    assert reached == []
