@@ -33,6 +33,7 @@ class Copy:
     recheck: str  # what to look at when the original changes
 
 
+# Filled as this module is imported and never changed after: a record of its source, not run-time state.
 COPIES: list[Copy] = []
 
 

@@ -114,8 +114,9 @@ class EventStreamConsumer(DirectDispatchConsumer):
     async def serve(self, since: int | None):
         backlog = backlog_for(self.scope, orchestrator_settings())
         try:
-            async for frame in stream_frames(self.stream, since=since, snapshot=self.snapshot, backlog=backlog):
-                await self.send_frame(frame)
+            frames = stream_frames(self.stream, since=since, snapshot=self.snapshot, backlog=backlog)
+            while True:  # no name holds a frame between sends (see stream_frames)
+                await self.send_frame(await anext(frames))
         except ClientTooSlow as exc:
             logger.info("Closing a client that stopped reading: %s", exc)
             await self.close(code=access.CLOSE_TOO_SLOW)

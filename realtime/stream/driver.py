@@ -85,6 +85,9 @@ async def stream_frames(stream: EventStream, *, since: int | None,
 
     Each frame waits for the client to have read most of what it was sent (realtime.stream.flow):
     while it waits, live events pile up in the bounded outbox, which drops them and later says `gap`.
+    Endless, so callers take frames with `anext` and keep none: `async for frame in ...` would hold
+    the last one until the next, and a quiet connection its snapshot (with a serializer behind it,
+    up to 500 instances' worth on /api/events), 2.9 KB per client even with an empty registry.
     """
     opening = await stream.open(since)
     yield await snapshot(stream.cursor)

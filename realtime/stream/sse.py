@@ -146,8 +146,9 @@ async def _body(stream: EventStream, membership: Membership, since: int | None, 
     try:
         yield f"retry: {RETRY_MS}\n\n".encode()
         snapshot = functools.partial(snapshots.snapshot_frame, stream.instance_id)
-        async for frame in stream_frames(stream, since=since, snapshot=snapshot, backlog=backlog):
-            yield render(frame)
+        frames = stream_frames(stream, since=since, snapshot=snapshot, backlog=backlog)
+        while True:  # no name holds a frame between sends (see stream_frames)
+            yield render(await anext(frames))
     except ClientTooSlow as exc:
         logger.info("Ending the SSE stream of a client that stopped reading: %s", exc)
         backlog.abort()  # what was left unread goes with the connection

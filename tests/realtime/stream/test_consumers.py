@@ -1,10 +1,12 @@
 """WebSocket consumers: snapshot first, then live events; activity filtering; heartbeat; clean leave."""
 
 import asyncio
+import gc
 
 import pytest
 from channels.layers import get_channel_layer
 
+from api.serializers.orchestrators import OrchestratorSerializer
 from realtime.groups import ALL_GROUP, instance_group
 
 from ..conftest import INSTANCE, connected, publish
@@ -97,6 +99,21 @@ async def test_all_instances_stream_starts_with_the_list_and_carries_every_insta
     await publish(other.tool())
     frames = [await comm.receive_json_from(2) for _ in range(2)]
     assert [f["instance_id"] for f in frames] == [INSTANCE, "orch-other"]
+    await comm.disconnect()
+
+
+def live_serializers() -> int:
+    gc.collect()
+    return sum(isinstance(o, OrchestratorSerializer) for o in gc.get_objects())
+
+
+async def test_a_quiet_stream_keeps_no_snapshot_alive(instance):
+    """A thousand quiet dashboards must not hold a thousand snapshots (and their serializers)."""
+    before = live_serializers()
+    comm = await connected("/api/events")
+    snapshot = await comm.receive_json_from(3)
+    assert snapshot["type"] == "snapshot" and snapshot["data"]["orchestrators"]
+    assert live_serializers() == before
     await comm.disconnect()
 
 
