@@ -198,7 +198,8 @@ class RepoLayout:
             path = Path(entry.path)
             if entry.is_symlink() and not self.is_contained(path, base):
                 continue
-            yield PlanFiles(self, name, archived, path, outputs / name / "status.json", outputs / name / "findings")
+            output = outputs / name
+            yield PlanFiles(self, name, archived, path, output / "status.json", output / "findings")
 
     def outputs_base(self, *, archived: bool) -> Path:
         return self.archived_outputs_dir if archived else self.outputs_dir
@@ -237,6 +238,6 @@ class PlanFiles:
 
         Only realpath'd when a symlink is on the way, so that listing every plan stays cheap.
         """
-        if not (os.path.islink(path.parent) or os.path.islink(path)):
+        if not (os.path.islink(os.path.dirname(path)) or os.path.islink(path)):
             return False
         return not self.tree.is_contained(path, self.tree.outputs_base(archived=self.archived))

@@ -9,6 +9,7 @@ stays with the reader: this module only says what readable files mean.
 import os
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -156,7 +157,7 @@ def _mtime(path: Path) -> float:
         return 0.0
 
 
-@dataclass(frozen=True)
+@dataclass
 class PlanDigest:
     """What one plan's files say, before a reader shapes it; `derived` is the status counted from
     (status.json's, or the plan's own with every task pending before the first run)."""
@@ -197,7 +198,7 @@ class PlanDigest:
     def created_at(self) -> datetime | None:
         return parse_iso(self.derived.data.get("createdAt"))
 
-    @property
+    @cached_property
     def modified(self) -> float:
         """Newest mtime of the plan's files (0.0 if none can be stat'ed)."""
         return max(_mtime(self.files.plan_path), self.snapshot.mtime if self.snapshot else 0.0)
