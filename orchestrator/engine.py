@@ -50,7 +50,6 @@ EXIT_MAX_ITERATIONS = 3
 # half an edit behind, so a person should look before `retry` sends it round again.
 FORCED_KILL_ERROR = "killed by forced shutdown"
 NOTES_MAX = 500
-KILL_RETRY_S = 2.0  # how long a force waits for an agent that is being spawned right now
 
 
 @dataclass
@@ -140,7 +139,8 @@ class Engine:
             return f"Stopping after task {task['id']}." if task else "Stopping."
         if task:
             # Killing may wait for an agent being spawned this instant; a signal handler must not.
-            threading.Thread(target=self._kill_agent, name="force-kill", daemon=True).start()
+            threading.Thread(target=self._runner.kill_when_up, args=(self._run_state.task_done,),
+                             name="force-kill", daemon=True).start()
             return f"Stopping now; killing the agent on task {task['id']}."
         return "Stopping now."
 
@@ -331,13 +331,6 @@ class Engine:
     def _announce(self, reason: str) -> None:
         with self._run_state.lock:
             self._run_state.set(self._run_state.state, reason)
-
-    def _kill_agent(self) -> None:
-        """kill() only reaches a spawned agent; a task whose agent is being spawned right now is
-        re-tried until the agent is up or the task is over."""
-        for _ in range(int(KILL_RETRY_S / 0.01)):
-            if self._runner.kill() or self._run_state.task_done.wait(0.01):
-                return
 
     # -- start and end -------------------------------------------------------------------
 

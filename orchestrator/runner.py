@@ -30,6 +30,7 @@ KILL_GRACE_S = 5.0  # SIGTERM lets Claude Code stop its shells; SIGKILL follows 
 EXIT_DRAIN_S = 1.0  # after the agent exits, children still holding its pipes get this long to finish
 ABANDON_S = 2.0  # after SIGKILL, pipes still open can only belong to a process that left the group
 POLL_S = 0.05  # how quickly a timeout or kill() is noticed while the agent is silent
+KILL_RETRY_S = 2.0  # how long a forced shutdown waits for an agent that is being spawned right now
 START_TIMEOUT_S = 30.0  # for the guard to report the agent started; an interpreter start, even on a busy host
 GUARD = Path(__file__).resolve().parent / "agents" / "guard.py"
 STDERR_TAIL_BYTES = 4096
@@ -111,6 +112,13 @@ class AgentRunner:
             self._kill_requested.set()
         _signal_group(proc.pid, signal.SIGTERM)
         return True
+
+    def kill_when_up(self, done: threading.Event, *, within: float = KILL_RETRY_S) -> None:
+        """kill() only reaches a spawned agent: one being spawned right now is re-tried until
+        it is up or `done` (its task is over) is set; blocks up to `within` seconds."""
+        for _ in range(int(within / 0.01)):
+            if self.kill() or done.wait(0.01):
+                return
 
     def run(self, prompt: str, *, task_id: str | None = None,
             transcript: TranscriptWriter | None = None,
