@@ -9,7 +9,7 @@ import pytest
 
 from orchestrator.errors import (InstanceNotFound, InvalidOrchestratorState, InvalidRequest, LockTimeout,
                                  RegistryUnavailable)
-from orchestrator.registry import STALE_AFTER_S, Instance, Registry, is_alive, is_stale, new_instance_id
+from orchestrator.registry import STALE_AFTER_S, Instance, Registry, is_alive, is_crashed, is_stale, new_instance_id
 from tests.locks import held_by_another_thread
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -250,3 +250,10 @@ def test_unreadable_heartbeat_is_stale_and_naive_timestamps_are_utc(repo):
     assert is_stale(Instance(**repo.instance(last_heartbeat="yesterday")), NOW)
     assert not is_stale(Instance(**repo.instance(last_heartbeat="2025-01-02T03:04:00.123456")), NOW)
 
+
+@pytest.mark.parametrize("status, alive, crashed", [
+    ("running", False, True), ("stopping", False, True), ("running", True, False),
+    ("stopped", False, False), ("crashed", False, False),
+])
+def test_only_an_entry_claiming_a_live_process_that_is_gone_crashed(status, alive, crashed):
+    assert is_crashed(status, alive=alive) is crashed
