@@ -1,4 +1,4 @@
-"""ReplayWSGI / ReplayASGI: Django's own answers to repeated anonymous reads, replayed until a file changes."""
+"""ReplayWSGI / ReplayASGI (serving/replay.py): Django's own answers to repeated reads, replayed until a file changes."""
 
 import asyncio
 import io
