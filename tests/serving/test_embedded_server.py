@@ -15,7 +15,7 @@ from django.core.management import CommandError, call_command
 from bench.ws_client import WSClient
 from serving.embedded_server import EmbeddedServer
 
-from .conftest import INSTANCE
+INSTANCE = "orch-1700000000000"
 
 
 def test_embedded_server_refuses_a_public_address_while_reads_are_open(settings):
@@ -31,7 +31,10 @@ def test_serve_refuses_a_public_address_while_reads_are_open(settings):
 
 
 @pytest.mark.slow
-async def test_orchestrate_api_only_serves_live_streams_and_stops_on_sigterm(repo, instance):
+async def test_orchestrate_api_only_serves_live_streams_and_stops_on_sigterm(repo):
+    repo.plan("alpha")
+    repo.status("alpha", states={"1.1": "completed"})
+    repo.registry([repo.instance(id=INSTANCE)])
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "ORCHESTRATOR_", "REDIS_"))}
     env.update({"DJANGO_SETTINGS_MODULE": "orchestrator_site.settings", "DJANGO_SECRET_KEY": "test-key",
                 "DATABASE_URL": f"sqlite:///{repo.root}/db.sqlite3", "ORCHESTRATOR_READS_REQUIRE_AUTH": "0",
