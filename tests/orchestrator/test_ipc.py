@@ -21,6 +21,7 @@ from orchestrator.ipc import (
     read_frame,
     send_command,
 )
+from tests.engine_support import wait_until
 
 STATUS_REPLY = {
     "instance_id": "orch-1",
@@ -258,6 +259,7 @@ def test_connections_beyond_the_limit_are_told_the_server_is_busy(socket_dir):
     with IPCServer(str(socket_dir / "o.sock"), Orchestrator(), read_timeout=1, max_connections=1) as srv:
         stalled = raw_connect(srv.socket_path)
         stalled.sendall(b"\x00")
-        time.sleep(0.05)  # let the server hand the first connection to its thread
-        assert "busy" in send_command(srv.socket_path, "status")["error"]
+        # Answered normally until the server has handed the stalled connection to its thread, then busy.
+        wait_until(lambda: "busy" in send_command(srv.socket_path, "status").get("error", ""),
+                   message="a busy answer")
         stalled.close()

@@ -3,7 +3,6 @@
 import os
 import signal
 import threading
-import time
 
 import pytest
 
@@ -38,13 +37,27 @@ def test_presence_registers_serves_and_marks_the_entry_stopped(repo, instance):
     assert not os.path.exists(instance.socket_path)
 
 
-def test_heartbeat_stops_at_once_and_survives_a_missing_entry(repo):
+def heartbeat_running(instance_id: str) -> bool:
+    return any(thread.name == f"heartbeat-{instance_id}" for thread in threading.enumerate())
+
+
+def test_heartbeat_survives_a_missing_entry(repo, caplog):
     beat = Heartbeat(Registry(repo.layout.registry_path), "orch-gone", interval=0.01)
     beat.start()
-    time.sleep(0.05)  # a few failed beats (no such entry) must not kill the thread
-    started = time.monotonic()
+    try:
+        wait_until(lambda: caplog.text.count("Heartbeat of orch-gone failed") >= 3, message="three failed beats")
+        assert heartbeat_running("orch-gone")
+    finally:
+        beat.stop()
+    assert not heartbeat_running("orch-gone")
+
+
+def test_heartbeat_stops_without_waiting_for_its_next_beat(repo):
+    # stop() gives the thread 5 s to end; one that slept out its hour-long interval would outlive that.
+    beat = Heartbeat(Registry(repo.layout.registry_path), "orch-1", interval=3600)
+    beat.start()
     beat.stop()
-    assert time.monotonic() - started < 1
+    assert not heartbeat_running("orch-1")
 
 
 def test_signals_are_routed_to_the_callback_on_another_thread():
