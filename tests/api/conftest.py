@@ -9,57 +9,9 @@ import threading
 from contextlib import contextmanager
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
 from django.db import OperationalError, connection
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
 from orchestrator.ipc import IPCServer
-
-
-@pytest.fixture
-def repo_root(repo, settings):
-    """The fixture repository, served by the API.
-
-    IPC deadlines are generous so an answering server is never missed on a loaded machine; a test
-    of a stuck orchestrator sets a short one itself and holds its server's reply past it.
-    """
-    settings.ORCHESTRATOR = {**settings.ORCHESTRATOR, "REPO_ROOT": str(repo.root), "IPC_TIMEOUT": 10.0}
-    return repo
-
-
-@pytest.fixture
-def open_reads(repo_root, settings):
-    """The fixture repository served with reads open to anonymous clients (as on a loopback DEBUG server)."""
-    settings.ORCHESTRATOR = {**settings.ORCHESTRATOR, "READS_REQUIRE_AUTH": "0", "STATUS_IPC_TIMEOUT": 10.0}
-    return repo_root
-
-
-def make_user(username: str, *, control: bool = False, staff: bool = False, audit: bool = False,
-              start: bool = False):
-    user = get_user_model().objects.create_user(username, password=f"pw-{username}-123", is_staff=staff)
-    wanted = (("control_orchestrator", control), ("view_auditentry", audit), ("start_orchestrator", start))
-    codenames = [name for name, granted in wanted if granted]
-    user.user_permissions.add(*Permission.objects.filter(content_type__app_label="api", codename__in=codenames))
-    return user
-
-
-def token_client(user) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
-    return client
-
-
-@pytest.fixture
-def controller(db):
-    """A staff user with the control and audit permissions, as create_local_user makes one."""
-    return make_user("controller", control=True, staff=True, audit=True, start=True)
-
-
-@pytest.fixture
-def control_client(controller) -> APIClient:
-    return token_client(controller)
 
 
 @contextmanager

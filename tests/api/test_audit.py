@@ -4,7 +4,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from api.models import AuditEntry, IdempotencyRecord
-from tests.api.conftest import make_user, refused_writes, token_client
+from tests.api.conftest import refused_writes
+from tests.clients import make_user, token_client
 
 pytestmark = pytest.mark.django_db
 

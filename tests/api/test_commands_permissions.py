@@ -6,7 +6,7 @@ from django.test import Client
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from tests.api.conftest import make_user, token_client
+from tests.clients import make_user, token_client
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,8 @@ from django.utils import timezone
 from api.models import AuditEntry, IdempotencyRecord
 from api.services.idempotency import PENDING, RESERVATION_TIMEOUT
 from orchestrator.ipc import IPCServer
-from tests.api.conftest import ScriptedOrchestrator, make_user, refused_writes, token_client
+from tests.api.conftest import ScriptedOrchestrator, refused_writes
+from tests.clients import make_user, token_client
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from common.permissions import may_read
-from tests.api.conftest import make_user, token_client
+from tests.clients import make_user, token_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

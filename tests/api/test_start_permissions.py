@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from api.models import AuditEntry
 from orchestrator.registry import Registry
-from tests.api.conftest import make_user, token_client
+from tests.clients import make_user, token_client
 
 pytestmark = pytest.mark.django_db
 

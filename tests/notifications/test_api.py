@@ -3,7 +3,7 @@
 import pytest
 
 from notifications.models import Webhook
-from tests.api.conftest import make_user, token_client
+from tests.clients import make_user, token_client
 
 pytestmark = pytest.mark.django_db
 

@@ -4,7 +4,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from notifications.services import webhook_create
-from tests.api.conftest import make_user, token_client
+from tests.clients import make_user, token_client
 
 pytestmark = pytest.mark.django_db
 

@@ -17,7 +17,7 @@ from api.credentials import CREDENTIAL_TTL_S
 from serving.replay import ReplayASGI, ReplayWSGI
 from api.readcache import LIVE_TTL_S
 
-from .conftest import make_user
+from tests.clients import make_user
 
 # Django's request_started handler touches the database connection, in the thread the request runs in.
 pytestmark = [pytest.mark.usefixtures("open_reads"), pytest.mark.django_db(transaction=True)]
