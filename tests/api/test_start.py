@@ -234,11 +234,12 @@ def test_clear_of_a_live_orchestrator_is_409(control_client, orchestrator):
 
 
 def test_start_follow_stop_and_clear_through_the_api(control_client, launcher, settings):
-    slow(settings, 2.0)
+    slow(settings, 60.0)  # the run must still be going when the shutdown comes, however loaded the machine
     started = control_client.post("/api/orchestrators", {"plan": "alpha"}, format="json").json()
     url = f"/api/orchestrators/{started['id']}"
     assert control_client.delete(url).status_code == 409
-    assert control_client.post(f"{url}/shutdown", {"force": True}, format="json").status_code == 200
+    shutdown = control_client.post(f"{url}/shutdown", {"force": True}, format="json")
+    assert shutdown.status_code == 200, shutdown.content
     wait_for(lambda: control_client.get(url).json()["status"] in ("stopped", "crashed"), "the shutdown")
     assert control_client.delete(url).status_code == 200
     assert control_client.get(url).status_code == 404
