@@ -1,68 +1,20 @@
 """ReplayWSGI / ReplayASGI (serving/replay.py): Django's own answers to repeated reads, replayed until a file changes."""
 
 import asyncio
-import io
 import json
 import time
 
 import pytest
-from django.core.asgi import get_asgi_application
-from django.core.wsgi import get_wsgi_application
 
-from django.contrib.sessions.models import Session
-from django.test import Client
-from rest_framework.authtoken.models import Token
-
-from api.credentials import CREDENTIAL_TTL_S
-from serving.replay import ReplayASGI, ReplayWSGI
 from api.readcache import LIVE_TTL_S
+from serving.replay import ReplayASGI
 
-from tests.clients import make_user
+from .conftest import CountingASGI, asgi_call, asgi_request, call
 
 # Django's request_started handler touches the database connection, in the thread the request runs in.
 pytestmark = [pytest.mark.usefixtures("open_reads"), pytest.mark.django_db(transaction=True)]
 
 ORIGIN = "http://localhost:3000"  # one of the default CORS origins
-
-
-class CountingWSGI:
-    def __init__(self):
-        self.app = get_wsgi_application()
-        self.calls = 0
-
-    def __call__(self, environ, start_response):
-        self.calls += 1
-        return self.app(environ, start_response)
-
-
-@pytest.fixture
-def django_wsgi():
-    return CountingWSGI()
-
-
-@pytest.fixture
-def wsgi(django_wsgi):
-    return ReplayWSGI(django_wsgi)
-
-
-def call(app, path, *, method="GET", **headers):
-    """(status code, headers by lower-case name, body) of one WSGI request."""
-    path, _, query = path.partition("?")
-    environ = {
-        "REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": query, "SERVER_NAME": "localhost",
-        "SERVER_PORT": "80", "HTTP_HOST": "localhost", "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(),
-        "SERVER_PROTOCOL": "HTTP/1.1", **headers,
-    }
-    seen = {}
-
-    def start_response(status, response_headers, exc_info=None):
-        seen["status"] = int(status.split()[0])
-        seen["headers"] = {name.lower(): value for name, value in response_headers}
-    result = app(environ, start_response)
-    body = b"".join(result)
-    if hasattr(result, "close"):
-        result.close()
-    return seen["status"], seen["headers"], body
 
 
 def test_a_repeated_read_is_answered_without_django(wsgi, django_wsgi, repo):
@@ -184,14 +136,6 @@ def test_a_registry_change_sends_the_next_live_read_to_django(wsgi, django_wsgi,
     assert len(json.loads(call(wsgi, "/api/orchestrators")[2])) == 1 and django_wsgi.calls == 2
 
 
-@pytest.fixture
-def behind_a_proxy(settings):
-    """Set before the Django app is built: SecurityMiddleware reads its settings once."""
-    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    settings.SECURE_SSL_REDIRECT = True
-    settings.SECURE_HSTS_SECONDS = 3600
-
-
 def test_behind_a_proxy_the_forwarded_scheme_is_part_of_the_key(behind_a_proxy, wsgi, django_wsgi, repo):
     repo.status("alpha")
     status, headers, _ = call(wsgi, "/api/plans", HTTP_X_FORWARDED_PROTO="https")
@@ -211,124 +155,6 @@ def test_nothing_is_replayed_when_reads_need_a_login(wsgi, django_wsgi, repo, se
     assert statuses[0] in (401, 403) and django_wsgi.calls == 2
 
 
-@pytest.fixture
-def user_token(db):
-    user = make_user("reader")
-    return user, Token.objects.create(user=user).key
-
-
-def session_cookie(user) -> str:
-    client = Client()
-    client.force_login(user)
-    return f"csrftoken={'a' * 32}; sessionid={client.cookies['sessionid'].value}"  # as a browser holds them
-
-
-def test_a_token_just_accepted_is_replayed_to_until_deleted(wsgi, django_wsgi, repo, user_token):
-    repo.status("alpha")
-    user, key = user_token
-
-    first = call(wsgi, "/api/plans/alpha/tasks", HTTP_AUTHORIZATION=f"Token {key}")
-    second = call(wsgi, "/api/plans/alpha/tasks", HTTP_AUTHORIZATION=f"Token {key}")
-    assert first == second and first[0] == 200 and django_wsgi.calls == 1
-
-    Token.objects.filter(key=key).delete()
-    assert call(wsgi, "/api/plans/alpha/tasks", HTTP_AUTHORIZATION=f"Token {key}")[0] == 401
-    assert django_wsgi.calls == 2
-
-
-def test_a_token_is_forgotten_when_its_user_changes(wsgi, django_wsgi, repo, user_token):
-    repo.status("alpha")
-    user, key = user_token
-    call(wsgi, "/api/plans", HTTP_AUTHORIZATION=f"Token {key}")
-
-    user.is_active = False
-    user.save()
-
-    assert call(wsgi, "/api/plans", HTTP_AUTHORIZATION=f"Token {key}")[0] == 401 and django_wsgi.calls == 2
-
-
-def test_another_token_is_checked_by_django_before_it_shares_the_entry(wsgi, django_wsgi, repo, user_token):
-    repo.status("alpha")
-    _, key = user_token
-    other = Token.objects.create(user=make_user("other")).key
-    call(wsgi, "/api/plans", HTTP_AUTHORIZATION=f"Token {key}")
-
-    call(wsgi, "/api/plans", HTTP_AUTHORIZATION=f"Token {other}")
-    call(wsgi, "/api/plans", HTTP_AUTHORIZATION=f"Token {other}")
-
-    assert django_wsgi.calls == 2
-
-
-def test_a_token_revoked_elsewhere_is_refused_once_its_time_is_up(wsgi, django_wsgi, repo, user_token,
-                                                                    monkeypatch):
-    repo.status("alpha")
-    _, key = user_token
-    call(wsgi, "/api/plans", HTTP_AUTHORIZATION=f"Token {key}")
-    tokens = Token.objects.filter(key=key)
-    tokens._raw_delete(tokens.db)  # as another server process would: no signal reaches this one
-
-    assert call(wsgi, "/api/plans", HTTP_AUTHORIZATION=f"Token {key}")[0] == 200  # still within its time
-    later = time.time() + CREDENTIAL_TTL_S
-    monkeypatch.setattr(time, "time", lambda: later)
-    assert [call(wsgi, "/api/plans", HTTP_AUTHORIZATION=f"Token {key}")[0] for _ in range(2)] == [401, 401]
-    assert django_wsgi.calls == 3
-
-
-def test_asgi_rechecks_an_expired_token_with_django(repo, user_token, monkeypatch):
-    repo.status("alpha")
-    _, key = user_token
-    django_asgi = CountingASGI()
-    app = ReplayASGI(django_asgi)
-    auth = {"authorization": f"Token {key}"}
-    assert asgi_call(app, "/api/plans", **auth) == asgi_call(app, "/api/plans", **auth)
-    assert django_asgi.calls == 1
-
-    later = time.time() + CREDENTIAL_TTL_S
-    monkeypatch.setattr(time, "time", lambda: later)
-    asgi_call(app, "/api/plans", **auth)
-    asgi_call(app, "/api/plans", **auth)
-
-    assert django_asgi.calls == 2
-
-
-def test_a_session_is_replayed_to_until_logout(wsgi, django_wsgi, repo, user_token):
-    repo.status("alpha")
-    user, _ = user_token
-    cookie = session_cookie(user)
-
-    assert call(wsgi, "/api/plans", HTTP_COOKIE=cookie)[0] == 200
-    call(wsgi, "/api/plans", HTTP_COOKIE=cookie)
-    assert django_wsgi.calls == 1
-
-    session_key = cookie.rsplit("=", 1)[1]
-    Session.objects.filter(session_key=session_key).delete()  # what logout and clearsessions do
-    call(wsgi, "/api/plans", HTTP_COOKIE=cookie)
-    assert django_wsgi.calls == 2
-
-
-def test_signed_in_reads_are_replayed_where_anonymous_ones_are_refused(wsgi, django_wsgi, repo, user_token,
-                                                                          settings):
-    repo.status("alpha")
-    settings.ORCHESTRATOR = {**settings.ORCHESTRATOR, "READS_REQUIRE_AUTH": "1"}
-    _, key = user_token
-
-    statuses = [call(wsgi, "/api/plans/alpha", HTTP_AUTHORIZATION=f"Token {key}")[0] for _ in range(2)]
-    assert statuses == [200, 200] and django_wsgi.calls == 1
-
-    assert call(wsgi, "/api/plans/alpha")[0] in (401, 403) and django_wsgi.calls == 2
-
-
-def test_the_kind_of_client_and_connection_are_part_of_the_key(wsgi, django_wsgi, repo, user_token):
-    repo.status("alpha")
-    _, key = user_token
-    for _ in range(2):
-        call(wsgi, "/api/plans", REMOTE_ADDR="127.0.0.1")
-        call(wsgi, "/api/plans", REMOTE_ADDR="192.0.2.7")
-        call(wsgi, "/api/plans", REMOTE_ADDR="127.0.0.1", HTTP_AUTHORIZATION=f"Token {key}")
-
-    assert django_wsgi.calls == 3
-
-
 def test_another_repository_root_is_another_entry(wsgi, django_wsgi, repo, settings, tmp_path_factory):
     repo.status("alpha")
     call(wsgi, "/api/plans")
@@ -338,43 +164,6 @@ def test_another_repository_root_is_another_entry(wsgi, django_wsgi, repo, setti
 
     assert json.loads(call(wsgi, "/api/plans")[2]) == []
     assert django_wsgi.calls == 2
-
-
-class CountingASGI:
-    def __init__(self):
-        self.app = get_asgi_application()
-        self.calls = 0
-
-    async def __call__(self, scope, receive, send):
-        self.calls += 1
-        await self.app(scope, receive, send)
-
-
-async def asgi_request(app, path, **headers):
-    """(status, headers by lower-case name, body) of one ASGI HTTP request."""
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
-             "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
-             "headers": [(b"host", b"localhost"), *((k.encode(), v.encode()) for k, v in headers.items())],
-             "client": ("127.0.0.1", 1234), "server": ("localhost", 80)}
-    messages = []
-    requested = asyncio.Event()
-
-    async def receive():
-        if not requested.is_set():
-            requested.set()
-            return {"type": "http.request", "body": b"", "more_body": False}
-        await asyncio.sleep(3600)
-
-    async def send(message):
-        messages.append(message)
-    await asyncio.wait_for(app(scope, receive, send), timeout=10)
-    start = messages[0]
-    return (start["status"], {bytes(k).decode().lower(): bytes(v).decode() for k, v in start["headers"]},
-            b"".join(m.get("body", b"") for m in messages[1:]))
-
-
-def asgi_call(app, path, **headers):
-    return asyncio.run(asgi_request(app, path, **headers))
 
 
 def test_asgi_replays_until_a_file_changes(repo):
