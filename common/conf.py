@@ -5,7 +5,7 @@ or a test's override); everything else comes from DEFAULTS below. Values are rea
 process and settings change (tests' overrides reset the cache), never mutated at run time.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import lru_cache
 from pathlib import Path
 
@@ -92,6 +92,13 @@ class OrchestratorSettings:
     webhook_senders: int
     agent_cmd: str
     start_timeout: float
+
+    def __post_init__(self):
+        # Part of the replay's cache key, hashed on every replayed read: once here, not field by field then.
+        object.__setattr__(self, "_hash", hash(tuple(getattr(self, field.name) for field in fields(self))))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     @property
     def layout(self) -> RepoLayout:

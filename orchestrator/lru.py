@@ -44,7 +44,10 @@ class BoundedLRU(Generic[K, V]):
 
     def get(self, key: K) -> V | None:
         with self._lock:
-            return self._entries.get(key)
+            try:  # one lookup, not LRUCache.get's `in` and then `[]`: this is on every replayed read
+                return self._entries[key]
+            except KeyError:
+                return None
 
     def put(self, key: K, value: V) -> None:
         with self._lock:

@@ -39,28 +39,3 @@ def test_network_address_without_authentication_classes_is_an_error(settings):
 def test_the_deployment_check_reads_the_configured_bind_host(settings):
     settings.ORCHESTRATOR = {**settings.ORCHESTRATOR, "BIND_HOST": "192.168.1.5", "READS_REQUIRE_AUTH": "off"}
     assert "api.E002" in _ids(run_checks())
-
-
-def test_settings_take_every_orchestrator_key_from_the_environment(monkeypatch):
-    """ORCHESTRATOR_<KEY> reaches the accessor through settings; keys it does not know are ignored."""
-    import importlib
-
-    import orchestrator_site.settings as site_settings
-
-    monkeypatch.setenv("ORCHESTRATOR_STREAM_STALL_S", "7")
-    monkeypatch.setenv("ORCHESTRATOR_NOT_A_KEY", "x")
-    reloaded = importlib.reload(site_settings)
-    try:
-        assert reloaded.ORCHESTRATOR["STREAM_STALL_S"] == "7"
-    finally:
-        monkeypatch.undo()
-        importlib.reload(site_settings)
-
-
-def test_unset_keys_take_the_documented_defaults(settings):
-    from common.conf import DEFAULTS, orchestrator_settings
-
-    settings.ORCHESTRATOR = {"NOT_A_KEY": "x"}
-    conf = orchestrator_settings()
-    assert conf.stream_stall_s == float(DEFAULTS["STREAM_STALL_S"])
-    assert conf.ws_queue_size == DEFAULTS["WS_QUEUE_SIZE"]
