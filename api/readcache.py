@@ -26,6 +26,7 @@ from rest_framework.renderers import JSONRenderer
 from orchestrator.changefeed import FeedPool
 from orchestrator.layout import RepoLayout
 from orchestrator.lru import BoundedLRU
+from orchestrator.probes import StatusProber, ipc_status
 
 from .credentials import AcceptedCredentials
 
@@ -119,12 +120,14 @@ class PayloadCache:
 
 class ReadCaches:
     """What the read path of this process keeps between requests: one change feed per repository,
-    the rendered payloads validated by them, and the credentials Django accepted moments ago."""
+    the rendered payloads validated by them, the credentials Django accepted moments ago, and
+    the orchestrators' latest IPC status replies (orchestrator/probes.py)."""
 
     def __init__(self):
         self.feeds = FeedPool()
         self.payloads = PayloadCache(pool=self.feeds)
         self.credentials = AcceptedCredentials()
+        self.probes = StatusProber(ipc_status)
 
 
 def read_caches() -> ReadCaches:

@@ -15,11 +15,14 @@ import logging
 import os
 import threading
 import time
-from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Callable
+
+from .errors import OrchestratorUnavailable
+from .ipc import send_command
+from .lru import BoundedLRU
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +41,7 @@ class StatusProber:
         self._probe = probe
         self.ttl, self.patience, self.maxsize = ttl, patience, maxsize
         self._clock = clock
-        self._replies: OrderedDict[tuple, _Reply] = OrderedDict()
+        self._replies: BoundedLRU[tuple, _Reply] = BoundedLRU(maxsize)
         self._pending: dict[tuple, Future] = {}
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="status-probe")
@@ -64,7 +67,7 @@ class StatusProber:
     def forget(self, socket_path: str) -> None:
         """After a command changed the orchestrator's state: the next read asks again."""
         with self._lock:
-            self._replies.pop(_socket_key(socket_path), None)
+            self._replies.pop(_socket_key(socket_path))
 
     def _run(self, key: tuple, socket_path: str, timeout: float) -> dict | None:
         reply = None
@@ -75,11 +78,17 @@ class StatusProber:
         finally:
             with self._lock:
                 self._pending.pop(key, None)
-                self._replies[key] = _Reply(reply, self._clock())
-                self._replies.move_to_end(key)
-                while len(self._replies) > self.maxsize:
-                    self._replies.popitem(last=False)
+                self._replies.put(key, _Reply(reply, self._clock()))
         return reply
+
+
+def ipc_status(socket_path: str, timeout: float) -> dict | None:
+    """The probe status reads use: the orchestrator's `status` reply over IPC, None if it gives none."""
+    try:
+        reply = send_command(socket_path, "status", timeout=timeout)
+    except OrchestratorUnavailable:
+        return None
+    return None if "error" in reply else reply
 
 
 def _socket_key(socket_path: str) -> tuple:

@@ -4,11 +4,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from api.readcache import read_caches
 from orchestrator.clock import Clock, parse_iso, utc_now
-from orchestrator.errors import InvalidName, OrchestratorUnavailable
-from orchestrator.ipc import default_socket_path, send_command
+from orchestrator.errors import InvalidName
+from orchestrator.ipc import default_socket_path
 from orchestrator.layout import PlanFiles, RepoLayout, check_instance_id
-from orchestrator.probes import StatusProber
 from orchestrator.registry import ACTIVE_STATUSES, Instance, Registry, instance_state, is_alive, is_stale
 from orchestrator.status import TASK_STATUSES
 from orchestrator.summary import (PhaseSummary, TaskCounts, TaskInfo, parse_plan_file, plan_digest, status_snapshot,
@@ -85,18 +85,6 @@ def orchestrator_get(*, layout: RepoLayout, instance_id: str, clock: Clock = utc
     return _info(instance_get(layout=layout, instance_id=instance_id), clock())
 
 
-def _ipc_status(socket_path: str, timeout: float) -> dict | None:
-    try:
-        reply = send_command(socket_path, "status", timeout=timeout)
-    except OrchestratorUnavailable:
-        return None
-    return None if "error" in reply else reply
-
-
-# One per process: every status read of an instance shares its latest reply (see orchestrator/probes.py).
-status_prober = StatusProber(_ipc_status)
-
-
 def orchestrator_info(*, instance: Instance, clock: Clock = utc_now) -> OrchestratorInfo:
     """An entry a service already holds (one it just registered or removed), as the reads show it."""
     return _info(instance, clock())
@@ -111,7 +99,7 @@ def _probe(instance: Instance, timeout: float) -> dict | None:
         socket_path = instance.socket_path or default_socket_path(instance.id)
     except InvalidName:
         return None
-    return status_prober.reply(socket_path, timeout)
+    return read_caches().probes.reply(socket_path, timeout)
 
 
 def _registry_plan(layout: RepoLayout, instance: Instance) -> PlanFiles | None:

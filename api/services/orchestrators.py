@@ -4,7 +4,8 @@ clear a finished one from the registry."""
 from dataclasses import dataclass
 
 from api.readcache import outdate_live
-from api.selectors.orchestrators import OrchestratorInfo, orchestrator_info, status_prober
+from api.readcache import read_caches
+from api.selectors.orchestrators import OrchestratorInfo, orchestrator_info
 from orchestrator.errors import InvalidOrchestratorState, OrchestratorUnavailable
 from orchestrator.ipc import default_socket_path, send_command
 from orchestrator.layout import RepoLayout, check_instance_id
@@ -52,7 +53,7 @@ def _send(*, layout: RepoLayout, instance_id: str, ipc_timeout: float, command: 
         reply = send_command(socket_path, command, payload, timeout=ipc_timeout)
     finally:
         # Whatever came of it, status reads ask the orchestrator again.
-        status_prober.forget(socket_path)
+        read_caches().probes.forget(socket_path)
         outdate_live()
     if "error" in reply:
         message = str(reply["error"])
