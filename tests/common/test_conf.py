@@ -16,18 +16,19 @@ def test_equal_settings_hash_alike_and_a_changed_one_is_another_key():
 
 
 def test_settings_take_every_orchestrator_key_from_the_environment(monkeypatch):
-    """ORCHESTRATOR_<KEY> reaches the accessor through settings; keys it does not know are ignored."""
-    monkeypatch.setenv("ORCHESTRATOR_STREAM_STALL_S", "7")
+    """Each ORCHESTRATOR_<KEY> of DEFAULTS reaches settings.ORCHESTRATOR; the accessor ignores the others."""
+    for key in DEFAULTS:
+        monkeypatch.setenv(f"ORCHESTRATOR_{key}", f"env-{key}")
     monkeypatch.setenv("ORCHESTRATOR_NOT_A_KEY", "x")
     reloaded = importlib.reload(site_settings)
     try:
-        assert reloaded.ORCHESTRATOR["STREAM_STALL_S"] == "7"
+        assert {key: reloaded.ORCHESTRATOR.get(key) for key in DEFAULTS} == {key: f"env-{key}" for key in DEFAULTS}
     finally:
         monkeypatch.undo()
         importlib.reload(site_settings)
 
 
-def test_unset_keys_take_the_documented_defaults(settings):
+def test_unset_keys_take_the_documented_defaults_and_unknown_ones_are_ignored(settings):
     settings.ORCHESTRATOR = {"NOT_A_KEY": "x"}
     conf = orchestrator_settings()
     assert conf.stream_stall_s == float(DEFAULTS["STREAM_STALL_S"])
