@@ -227,7 +227,7 @@ def main() -> int:
                         "shutdown_requested": False}
         live = IPCServer(str(directory / "live.sock"), lambda command, payload: dict(status_reply))
         live.start()
-        wedged = WedgedSocket(str(directory / "wedged.sock"))
+        WedgedSocket(str(directory / "wedged.sock"))  # listens for the whole run: its accept thread holds it
         task = None
         results: dict[tuple, list[dict]] = {}
         try:
